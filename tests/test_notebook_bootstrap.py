@@ -1,0 +1,94 @@
+"""The first cell of every chapter, run as Colab, locally and from the wrong place."""
+
+import subprocess
+import sys
+import types
+
+import pytest
+import yaml
+
+from utils import notebook
+from utils.notebook import BOOTSTRAP_CELL, CLONE_DIR, D2L_REQUIREMENT, REPOSITORY_URL, setup_notebook, show_source
+
+
+@pytest.fixture
+def isolated(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    return monkeypatch
+
+
+@pytest.fixture
+def fake_colab(isolated):
+    isolated.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    return isolated
+
+
+def test_on_colab_the_cell_clones_the_book_and_imports_utils(fake_colab, tmp_path, root):
+    calls = []
+
+    def fake_run(cmd, check):
+        calls.append(cmd)
+        clone = tmp_path / cmd[-1]
+        clone.mkdir()
+        (clone / "utils").symlink_to(root / "utils")  # what a real clone would contain
+
+    fake_colab.setattr(subprocess, "run", fake_run)
+    fake_colab.chdir(tmp_path)
+    exec(BOOTSTRAP_CELL, {})
+    assert calls == [["git", "clone", "--quiet", "--depth=1", REPOSITORY_URL, CLONE_DIR]]
+    assert sys.path[0] == str(tmp_path / CLONE_DIR)
+
+
+def test_on_colab_a_second_run_does_not_clone_again(fake_colab, tmp_path, root):
+    (tmp_path / CLONE_DIR).mkdir()
+    (tmp_path / CLONE_DIR / "utils").symlink_to(root / "utils")
+    fake_colab.setattr(subprocess, "run", lambda *a, **k: pytest.fail("cloned twice"))
+    fake_colab.chdir(tmp_path)
+    exec(BOOTSTRAP_CELL, {})
+
+
+def test_locally_the_cell_finds_the_repository_root(isolated, root):
+    isolated.delitem(sys.modules, "google.colab", raising=False)
+    isolated.setattr(subprocess, "run", lambda *a, **k: pytest.fail("must not run anything locally"))
+    isolated.chdir(root / "chapters")
+    exec(BOOTSTRAP_CELL, {})
+    assert sys.path[0] == str(root)
+
+
+def test_outside_the_repository_the_cell_says_what_to_do(isolated, tmp_path):
+    isolated.delitem(sys.modules, "google.colab", raising=False)
+    isolated.chdir(tmp_path)
+    with pytest.raises(RuntimeError, match="inside the repository"):
+        exec(BOOTSTRAP_CELL, {})
+
+
+def test_setup_installs_d2l_without_dependencies_on_colab_only(fake_colab):
+    calls = []
+    fake_colab.setattr(notebook.importlib.util, "find_spec", lambda name: None)
+    setup_notebook(run=lambda cmd, check: calls.append(cmd))
+    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", D2L_REQUIREMENT]]
+
+
+def test_setup_does_not_reinstall_an_existing_d2l(fake_colab):
+    setup_notebook(run=lambda *a, **k: pytest.fail("d2l is already there"))
+
+
+def test_setup_installs_nothing_locally(isolated):
+    isolated.delitem(sys.modules, "google.colab", raising=False)
+    isolated.setattr(notebook.importlib.util, "find_spec", lambda name: None)
+    setup_notebook(run=lambda *a, **k: pytest.fail("must not install locally"))
+
+
+def test_repository_url_is_the_one_in_config(root):
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    assert config["repository"]["url"] == REPOSITORY_URL
+
+
+def test_show_source_displays_code(capsys):
+    show_source(setup_notebook)
+    assert "Markdown" in capsys.readouterr().out  # IPython falls back to the object's repr outside Jupyter
+
+
+def test_show_source_rejects_objects_without_source():
+    with pytest.raises(TypeError, match="cannot show the source"):
+        show_source(len)

@@ -1,0 +1,37 @@
+import pytest
+
+from utils.presets import PRESET_ENV_VAR, PRESET_NAMES, choose_preset
+
+
+@pytest.mark.parametrize(
+    ("environ", "cuda", "expected"),
+    [
+        ({}, True, "gpu"),
+        ({}, False, "cpu"),
+        ({"CI": "true"}, False, "smoke"),
+        ({"CI": "false"}, False, "cpu"),
+        ({"CI": "true", PRESET_ENV_VAR: "cpu"}, False, "cpu"),
+        ({PRESET_ENV_VAR: " GPU "}, False, "gpu"),
+    ],
+)
+def test_automatic_choice(environ, cuda, expected):
+    assert choose_preset(environ=environ, cuda_available=cuda) == expected
+
+
+def test_argument_wins_over_environment():
+    assert choose_preset("smoke", environ={PRESET_ENV_VAR: "gpu"}, cuda_available=True) == "smoke"
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_every_named_preset_is_accepted(name):
+    assert choose_preset(name, environ={}) == name
+
+
+def test_unknown_argument_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"unknown preset 'fast'.*from name"):
+        choose_preset("fast", environ={})
+
+
+def test_unknown_environment_value_names_the_variable():
+    with pytest.raises(ValueError, match=r"\$BOOK_PRESET"):
+        choose_preset(environ={PRESET_ENV_VAR: "huge"})

@@ -1,0 +1,84 @@
+"""The stored notebooks are the book: check they are a clean, complete, top-to-bottom run."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from utils.notebook import BOOTSTRAP_CELL
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+MACHINE_PATH = re.compile(r"/(work|tmp|root|home|Users)/[\w.-]+")
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    stack = list(toc.get("chapters", [])) + [c for part in toc.get("parts", []) for c in part.get("chapters", [])]
+    while stack:
+        entry = stack.pop(0)
+        files.append(entry["file"])
+        stack.extend(entry.get("sections", []))
+    return files
+
+
+def _code_cells(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return nb, [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no notebooks in chapters/"
+
+
+def test_every_toc_entry_exists_and_every_chapter_is_listed():
+    files = _toc_files()
+    for name in files:
+        assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), f"_toc.yml lists missing {name}"
+    for path in NOTEBOOKS:
+        assert f"chapters/{path.stem}" in files, f"{path.name} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_in_order_from_a_fresh_kernel(path):
+    _, cells = _code_cells(path)
+    counts = [c["execution_count"] for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), f"{path.name}: execution counts {counts}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_errors_stderr_svg_or_widgets(path):
+    nb, cells = _code_cells(path)
+    assert "widgets" not in nb["metadata"], "widget state stored"
+    for i, cell in enumerate(cells):
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error", f"cell {i}: stored error"
+            assert out.get("name") != "stderr", f"cell {i}: stderr output"
+            data = out.get("data", {})
+            assert "image/svg+xml" not in data, f"cell {i}: SVG figure"
+            assert "application/vnd.jupyter.widget-view+json" not in data, f"cell {i}: widget output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_machine_paths(path):
+    text = path.read_text(encoding="utf-8")
+    assert not MACHINE_PATH.search(text), f"{path.name}: {MACHINE_PATH.search(text).group(0)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_bootstrap(path):
+    _, cells = _code_cells(path)
+    assert "".join(cells[0]["source"]) == BOOTSTRAP_CELL
+    assert "hide-input" in cells[0]["metadata"].get("tags", [])
+    assert cells[0]["outputs"] == [], "the setup cell must print nothing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_ends_with_summary_exercises_references(path):
+    nb, _ = _code_cells(path)
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for heading in ("## Summary", "## Exercises", "## References"):
+        assert heading in markdown, f"{path.name} lacks {heading!r}"

@@ -1,0 +1,18 @@
+"""Shared helpers of *Regularization, Executed*.
+
+Small modules with one job each:
+
+- :mod:`utils.reproducibility` -- seeding and device choice
+- :mod:`utils.presets` -- the ``smoke`` / ``cpu`` / ``gpu`` run size switch
+- :mod:`utils.progress` -- a progress display that leaves no trace in stored outputs
+- :mod:`utils.training` -- a training loop with a per-epoch :class:`~utils.training.History`
+- :mod:`utils.plotting` -- labelled curves
+- :mod:`utils.regularization` -- penalties, weight decay parameter groups, ridge, dropout
+- :mod:`utils.linreg` -- d2l's high-dimensional regression experiment (chapters 2 and 3)
+- :mod:`utils.notebook` -- the bootstrap every chapter runs first, and ``show_source``
+
+Import from the submodules (``from utils.training import fit``); this file stays light so that
+``import utils`` costs nothing.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,174 @@
+"""Penalties, weight decay parameter groups, ridge regression and dropout.
+
+Conventions (used throughout the book): the L2-regularized objective is
+``L(w) + (lam / 2) * ||w||^2``, whose gradient is ``grad L(w) + lam * w``; this is exactly what
+``torch.optim.SGD(weight_decay=lam)`` adds to the gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "l2_penalty",
+    "l1_penalty",
+    "weight_decay_step",
+    "decay_parameter_groups",
+    "ridge_closed_form",
+    "dropout",
+    "parameter_norms",
+]
+
+# Module types whose weights are scale/shift parameters, not feature detectors: never decayed.
+_NORM_TYPES: tuple[type[nn.Module], ...] = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.LocalResponseNorm,
+)
+if hasattr(nn, "RMSNorm"):
+    _NORM_TYPES += (nn.RMSNorm,)
+
+
+def _check_tensor(name: str, value: object) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def _check_non_negative(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not value >= 0:  # also rejects NaN
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return float(value)
+
+
+def l2_penalty(w: torch.Tensor) -> torch.Tensor:
+    """The L2 penalty ``||w||^2 / 2``; its gradient is ``w``.
+
+    Raises:
+        TypeError: if ``w`` is not a tensor.
+    """
+    w = _check_tensor("w", w)
+    return (w**2).sum() / 2
+
+
+def l1_penalty(w: torch.Tensor) -> torch.Tensor:
+    """The L1 penalty ``||w||_1 = sum |w_i|``; its (sub)gradient is ``sign(w)`` (0 at 0).
+
+    Raises:
+        TypeError: if ``w`` is not a tensor.
+    """
+    w = _check_tensor("w", w)
+    return w.abs().sum()
+
+
+@torch.no_grad()
+def weight_decay_step(w: torch.Tensor, grad: torch.Tensor, lr: float, weight_decay: float) -> torch.Tensor:
+    """One SGD step on ``L + (weight_decay/2)||w||^2``, written as decay then step:
+    ``(1 - lr * weight_decay) * w - lr * grad``. Returns a new tensor.
+
+    Raises:
+        TypeError: if ``w`` or ``grad`` is not a tensor.
+        ValueError: on mismatched shapes, a negative ``lr``/``weight_decay``, or
+            ``lr * weight_decay >= 1`` (the factor would no longer shrink ``w`` toward 0).
+    """
+    w, grad = _check_tensor("w", w), _check_tensor("grad", grad)
+    if w.shape != grad.shape:
+        raise ValueError(f"w and grad must have the same shape, got {tuple(w.shape)} and {tuple(grad.shape)}")
+    lr, weight_decay = _check_non_negative("lr", lr), _check_non_negative("weight_decay", weight_decay)
+    if lr * weight_decay >= 1:
+        raise ValueError(f"lr * weight_decay must be < 1 for decay, got {lr * weight_decay}")
+    return (1 - lr * weight_decay) * w - lr * grad
+
+
+def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Split ``model``'s trainable parameters into two optimizer groups.
+
+    Weights of layers that compute features (``Linear``, ``Conv*``, embeddings, ...) get
+    ``weight_decay``; biases and all parameters of normalization layers get ``0``, following
+    He et al., "Bag of Tricks" (2019). Pass the result straight to an optimizer.
+
+    Raises:
+        TypeError: if ``model`` is not an ``nn.Module`` or ``weight_decay`` is not a number.
+        ValueError: if ``weight_decay`` is negative.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    weight_decay = _check_non_negative("weight_decay", weight_decay)
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
+    seen: set[int] = set()
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            if not param.requires_grad or id(param) in seen:
+                continue
+            seen.add(id(param))
+            if isinstance(module, _NORM_TYPES) or name.endswith("bias") or param.ndim <= 1:
+                no_decay.append(param)
+            else:
+                decay.append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def ridge_closed_form(X: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
+    """Minimizer of ``||X w - y||^2 / (2n) + (lam/2) ||w||^2``: ``(X^T X / n + lam I)^-1 X^T y / n``.
+
+    Computed through the SVD ``X = U S V^T`` as ``V diag(s / (s^2 + n lam)) U^T y``, which shows
+    the shrinkage: direction ``i`` is scaled by ``s_i^2 / (s_i^2 + n lam)``.
+
+    Raises:
+        TypeError: if ``X`` or ``y`` is not a tensor.
+        ValueError: if ``X`` is not 2-D, ``y`` does not have ``X.shape[0]`` rows, or ``lam < 0``.
+    """
+    X, y = _check_tensor("X", X), _check_tensor("y", y)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n, d), got shape {tuple(X.shape)}")
+    if y.shape[0] != X.shape[0] or y.ndim > 2:
+        raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, k), got {tuple(y.shape)}")
+    lam = _check_non_negative("lam", lam)
+    n = X.shape[0]
+    U, s, Vh = torch.linalg.svd(X, full_matrices=False)
+    factor = s / (s**2 + n * lam)
+    if lam == 0:
+        factor = torch.where(s > s.max() * 1e-10, 1 / s, torch.zeros_like(s))  # pseudo-inverse
+    uy = U.T @ y
+    scaled = factor[:, None] * uy if y.ndim == 2 else factor * uy
+    return Vh.T @ scaled
+
+
+def dropout(x: torch.Tensor, p: float, training: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Inverted dropout: zero each element with probability ``p`` and scale survivors by ``1/(1-p)``.
+
+    In evaluation (``training=False``) or with ``p == 0`` it returns ``x`` unchanged; with
+    ``p == 1`` it returns zeros. The mask is drawn on ``x``'s device, so it works on CPU and CUDA.
+
+    Raises:
+        TypeError: if ``x`` is not a tensor or ``p`` is not a number.
+        ValueError: if ``p`` is not in ``[0, 1]``.
+    """
+    x = _check_tensor("x", x)
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise TypeError(f"p must be a real number, got {type(p).__name__}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    keep = torch.rand(x.shape, device=x.device, generator=generator) >= p
+    return x * keep / (1 - p)
+
+
+def parameter_norms(named_parameters: Iterable[tuple[str, torch.Tensor]]) -> dict[str, float]:
+    """L2 norm of each named parameter, as plain floats (for logging weight-norm curves)."""
+    return {name: float(p.detach().norm()) for name, p in named_parameters}
+

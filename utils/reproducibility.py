@@ -1,0 +1,62 @@
+"""Seeding and device selection: the two things every experiment decides first."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["set_seed", "get_device", "describe_device"]
+
+
+def set_seed(seed: int, *, deterministic: bool = False) -> None:
+    """Seed Python's, NumPy's and PyTorch's (CPU and CUDA) random generators.
+
+    Args:
+        seed: a non-negative integer below 2**32.
+        deterministic: also ask PyTorch for deterministic kernels (slower on GPU).
+
+    Raises:
+        TypeError: if ``seed`` is not an ``int``.
+        ValueError: if ``seed`` is negative or too large for NumPy.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- seeds the legacy global generator that libraries still use
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Return the device to compute on: CUDA when available, else the CPU.
+
+    Args:
+        prefer: ``"cuda"`` or ``"cpu"`` to force a choice; ``None`` picks automatically.
+
+    Raises:
+        ValueError: if ``prefer`` is not ``None``, ``"cpu"`` or ``"cuda"``, or if CUDA is
+            asked for on a machine without it.
+    """
+    if prefer is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if prefer not in ("cpu", "cuda"):
+        raise ValueError(f"prefer must be None, 'cpu' or 'cuda', got {prefer!r}")
+    if prefer == "cuda" and not torch.cuda.is_available():
+        raise ValueError("prefer='cuda' but no CUDA device is available")
+    return torch.device(prefer)
+
+
+def describe_device(device: torch.device) -> str:
+    """A one-line human description of ``device`` (GPU name, or CPU thread count)."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return f"cpu ({torch.get_num_threads()} threads)"

@@ -1,0 +1,132 @@
+"""A small, general training loop with a per-epoch history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .progress import Progress
+
+__all__ = ["History", "evaluate", "fit"]
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class History:
+    """Per-epoch records of a training run: ``history["train_loss"]`` is a list, one value an epoch."""
+
+    records: list[dict[str, float]] = field(default_factory=list)
+
+    def append(self, **values: float) -> None:
+        """Add one epoch's values (all must be numbers)."""
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"history value {key!r} must be a number, got {type(value).__name__}")
+        self.records.append({k: float(v) for k, v in values.items()})
+
+    def __getitem__(self, key: str) -> list[float]:
+        if not self.records or key not in self.records[0]:
+            known = sorted(self.records[0]) if self.records else []
+            raise KeyError(f"no {key!r} in history; known keys: {known}")
+        return [record[key] for record in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def keys(self) -> list[str]:
+        """The names recorded each epoch."""
+        return list(self.records[0]) if self.records else []
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    loss_fn: LossFn,
+    *,
+    device: torch.device | None = None,
+    accuracy: bool = False,
+) -> dict[str, float]:
+    """Mean loss (and optionally classification accuracy) of ``model`` over ``batches``.
+
+    ``loss_fn`` must return the batch *mean*; the result weights each batch by its size.
+    The model is put in eval mode for the pass and restored to its previous mode after.
+    """
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    try:
+        for X, y in batches:
+            if device is not None:
+                X, y = X.to(device), y.to(device)
+            out = model(X)
+            total_loss += float(loss_fn(out, y)) * len(y)
+            if accuracy:
+                correct += int((out.argmax(dim=1) == y).sum())
+            count += len(y)
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("batches is empty: nothing to evaluate")
+    result = {"loss": total_loss / count}
+    if accuracy:
+        result["accuracy"] = correct / count
+    return result
+
+
+def fit(
+    model: nn.Module,
+    train_batches: Iterable[Batch],
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    *,
+    eval_batches: Mapping[str, Iterable[Batch]] | None = None,
+    device: torch.device | None = None,
+    accuracy: bool = False,
+    extra_metrics: Callable[[nn.Module], Mapping[str, float]] | None = None,
+    print_every: int = 0,
+    label: str = "training",
+) -> History:
+    """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
+
+    After each epoch every loader in ``eval_batches`` (e.g. ``{"train": ..., "test": ...}``) is
+    evaluated and recorded as ``<name>_loss`` (and ``<name>_accuracy``); ``extra_metrics(model)``
+    may add more numbers (e.g. a weight norm). ``print_every=k`` prints a line every ``k`` epochs.
+    A progress bar is shown in interactive sessions only (see :mod:`utils.progress`).
+
+    Raises:
+        ValueError: if ``epochs`` is not a positive int or ``print_every`` is negative.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if print_every < 0:
+        raise ValueError(f"print_every must be >= 0, got {print_every}")
+    history = History()
+    with Progress(epochs, label) as bar:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            for X, y in train_batches:
+                if device is not None:
+                    X, y = X.to(device), y.to(device)
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(X), y)
+                loss.backward()
+                optimizer.step()
+            record: dict[str, float] = {"epoch": epoch}
+            for name, batches in (eval_batches or {}).items():
+                for key, value in evaluate(model, batches, loss_fn, device=device, accuracy=accuracy).items():
+                    record[f"{name}_{key}"] = value
+            if extra_metrics is not None:
+                with torch.no_grad():
+                    record.update(extra_metrics(model))
+            history.append(**record)
+            bar.update()
+            if print_every and (epoch % print_every == 0 or epoch == epochs):
+                print(f"epoch {epoch:4d}  " + "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
+    return history
