@@ -9,8 +9,10 @@ from utils.regularization import (
     dropout,
     l1_penalty,
     l2_penalty,
+    lasso_ista,
     parameter_norms,
     ridge_closed_form,
+    soft_threshold,
     weight_decay_step,
 )
 
@@ -168,3 +170,41 @@ def test_parameter_norms():
         layer.weight.copy_(torch.tensor([[3.0, 4.0]]))
         layer.bias.zero_()
     assert parameter_norms(layer.named_parameters()) == {"weight": 5.0, "bias": 0.0}
+
+
+def test_soft_threshold():
+    x = torch.tensor([-3.0, -0.5, 0.0, 0.2, 2.0])
+    torch.testing.assert_close(soft_threshold(x, 1.0), torch.tensor([-2.0, 0.0, 0.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="threshold"):
+        soft_threshold(x, -1.0)
+
+
+def test_lasso_ista_satisfies_the_optimality_conditions():
+    torch.manual_seed(0)
+    X = torch.randn(40, 8, dtype=torch.float64)
+    true_w = torch.tensor([2.0, 0, 0, -1.5, 0, 0, 0, 0.5], dtype=torch.float64)
+    y = X @ true_w + 0.1 * torch.randn(40, dtype=torch.float64)
+    lam = 0.2
+    w = lasso_ista(X, y, lam, steps=20_000)
+    grad = X.T @ (X @ w - y) / 40
+    active = w != 0
+    # KKT: grad_i = -lam * sign(w_i) on the support, |grad_i| <= lam off it.
+    torch.testing.assert_close(grad[active], -lam * torch.sign(w[active]), atol=1e-8, rtol=0)
+    assert (grad[~active].abs() <= lam + 1e-8).all()
+    assert (~active).sum() >= 3  # exact zeros
+
+
+def test_lasso_ista_with_zero_lambda_is_least_squares():
+    torch.manual_seed(1)
+    X, y = torch.randn(30, 3, dtype=torch.float64), torch.randn(30, dtype=torch.float64)
+    torch.testing.assert_close(lasso_ista(X, y, 0.0, steps=5000), torch.linalg.lstsq(X, y).solution)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"), [({"lam": -1.0}, "lam"), ({"lam": 0.1, "steps": 0}, "steps")]
+)
+def test_lasso_ista_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lasso_ista(torch.ones(3, 2), torch.ones(3), **kwargs)
+    with pytest.raises(ValueError, match="X must be"):
+        lasso_ista(torch.ones(3, 2), torch.ones(4), 0.1)
