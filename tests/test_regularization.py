@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from utils.regularization import (
+    ScratchDropout,
     decay_parameter_groups,
     dropout,
     l1_penalty,
@@ -208,3 +209,28 @@ def test_lasso_ista_bad_input(kwargs, match):
         lasso_ista(torch.ones(3, 2), torch.ones(3), **kwargs)
     with pytest.raises(ValueError, match="X must be"):
         lasso_ista(torch.ones(3, 2), torch.ones(4), 0.1)
+
+
+def test_scratch_dropout_layer_follows_the_module_mode():
+    layer = ScratchDropout(0.5)
+    x = torch.ones(1000)
+    torch.manual_seed(0)
+    assert (layer(x) == 0).any()
+    layer.eval()
+    assert layer(x) is x
+    assert "p=0.5" in repr(layer)
+
+
+def test_scratch_dropout_matches_nn_dropout_statistics():
+    torch.manual_seed(0)
+    ours = ScratchDropout(0.2)(torch.ones(200_000))
+    theirs = nn.Dropout(0.2)(torch.ones(200_000))
+    for out in (ours, theirs):
+        assert abs((out != 0).float().mean().item() - 0.8) < 5 * math.sqrt(0.8 * 0.2 / 200_000)
+        assert out.max().item() == pytest.approx(1.25)
+
+
+@pytest.mark.parametrize("p", [-0.5, 1.01])
+def test_scratch_dropout_rejects_bad_p(p):
+    with pytest.raises(ValueError, match="p must be in"):
+        ScratchDropout(p)

@@ -19,6 +19,7 @@ __all__ = [
     "decay_parameter_groups",
     "ridge_closed_form",
     "dropout",
+    "ScratchDropout",
     "parameter_norms",
     "soft_threshold",
     "lasso_ista",
@@ -205,6 +206,25 @@ def dropout(x: torch.Tensor, p: float, training: bool = True, generator: torch.G
         return torch.zeros_like(x)
     keep = torch.rand(x.shape, device=x.device, generator=generator) >= p
     return x * keep / (1 - p)
+
+
+class ScratchDropout(nn.Module):
+    """:func:`dropout` as a layer: active in ``model.train()`` mode, the identity in ``model.eval()``.
+
+    Raises:
+        TypeError, ValueError: if ``p`` is not a number in ``[0, 1]`` (checked at construction).
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        dropout(torch.empty(0), p)  # validates p once, with the same messages
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, training=self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 def parameter_norms(named_parameters: Iterable[tuple[str, torch.Tensor]]) -> dict[str, float]:
