@@ -6,7 +6,6 @@ STAMP := $(VENV)/.installed
 JB := $(BIN)/jupyter-book
 # Notebooks executed by make are quiet (no progress bars) so their stored outputs stay clean.
 export BOOK_PROGRESS := 0
-export MPLBACKEND := Agg
 export PYTHONWARNINGS := ignore::DeprecationWarning:jupyter_client
 
 .PHONY: help install book test lint unit notebooks check-notebooks build-check execute clean
