@@ -8,7 +8,9 @@ JB := $(BIN)/jupyter-book
 export BOOK_PROGRESS := 0
 export PYTHONWARNINGS := ignore::DeprecationWarning:jupyter_client
 
-.PHONY: help install book test lint unit notebooks check-notebooks build-check execute clean
+CJK_FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+
+.PHONY: help install browser-deps book test lint unit notebooks build-check browser execute clean
 
 help:
 	@echo "make book     install into .venv and build the HTML book in _build/html"
@@ -29,6 +31,18 @@ $(STAMP): requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps d2l==1.0.3
 	touch $(STAMP)
 
+# The browser test drives Debian's chromium through Playwright (Playwright's own browser download
+# does not work offline). Install it from the distribution when missing and we are root, with a CJK
+# font so that the glossary's Chinese terms render in screenshots.
+browser-deps:
+	@if ! command -v chromium >/dev/null || [ ! -f $(CJK_FONT_FILE) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+		elif ! command -v chromium >/dev/null; then \
+			echo "Please install Chromium (Debian/Ubuntu: sudo apt-get install chromium fonts-wqy-zenhei)."; exit 1; \
+		fi; \
+	fi
+
 install: $(STAMP)
 
 book: install
@@ -39,7 +53,7 @@ lint: install
 	$(BIN)/ruff check .
 
 unit: install
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q --ignore=tests/browser
 
 notebooks: install
 	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q chapters
@@ -47,7 +61,12 @@ notebooks: install
 build-check: install
 	$(JB) build . --warningiserror --nitpick --keep-going --quiet
 
-test: lint unit notebooks build-check
+# Serves _build/html on 127.0.0.1 and checks every page in headless Chromium; screenshots land in
+# _build/screenshots/.
+browser: install browser-deps
+	$(BIN)/python -m pytest tests/browser -q
+
+test: lint unit notebooks build-check browser
 
 execute: install
 	$(BIN)/python tools/execute_notebooks.py $(or $(NOTEBOOKS),chapters/*.ipynb)

@@ -1,0 +1,146 @@
+"""The built book, as a reader's browser sees it, with no network beyond 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
+from urllib.request import urlopen
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    stack = list(toc.get("chapters", [])) + [c for part in toc.get("parts", []) for c in part.get("chapters", [])]
+    while stack:
+        entry = stack.pop(0)
+        files.append(entry["file"])
+        stack.extend(entry.get("sections", []))
+    return files
+
+
+PAGES = toc_pages()
+NOTEBOOK_PAGES = [p for p in PAGES if (ROOT / f"{p}.ipynb").exists()]
+
+# Everything a reader should never see as raw text outside code blocks.
+UNRENDERED_MATH = re.compile(r"\$\$|\\\(|\\\[|\\begin\{")
+
+MATH_REPORT = """() => {
+  const maths = [...document.querySelectorAll('.math')];
+  const unrendered = maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60));
+  const main = document.querySelector('main') || document.body;
+  const copy = main.cloneNode(true);
+  copy.querySelectorAll('pre, code, mjx-container, script, .highlight').forEach(e => e.remove());
+  return {count: maths.length, rendered: document.querySelectorAll('mjx-container').length,
+          unrendered: unrendered, text: copy.textContent};
+}"""
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_page_renders_completely_offline(open_page, page_name):
+    page, problems = open_page(f"{page_name}.html")
+    math = page.evaluate(MATH_REPORT)
+    assert not math["unrendered"], f"equations left unrendered: {math['unrendered'][:3]}"
+    raw = UNRENDERED_MATH.search(math["text"])
+    assert raw is None, f"raw maths in the text: ...{math['text'][max(0, raw.start() - 40):raw.end() + 40]}..."
+    images = page.evaluate(
+        "() => [...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
+    )
+    broken = [src for src, ok in images if not ok]
+    assert not broken, f"images that did not load: {broken}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    slug = page_name.replace("/", "_")
+    page.screenshot(path=str(SCREENSHOTS / f"{slug}-desktop.png"), full_page=True)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_page_fits_a_phone(open_page, page_name):
+    page, problems = open_page(f"{page_name}.html", width=390, height=844)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    page.screenshot(path=str(SCREENSHOTS / f"{page_name.replace('/', '_')}-phone.png"), full_page=True)
+    assert overflow <= 1, f"the page is {overflow}px wider than a 390px phone screen"
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("page_name", NOTEBOOK_PAGES)
+def test_notebook_page_has_cells_outputs_and_colab_button(open_page, page_name):
+    page, _ = open_page(f"{page_name}.html")
+    assert page.locator(".cell").count() > 3, "no code cells on the page"
+    assert page.locator(".cell_output").count() > 0, "no stored outputs on the page"
+    owner_repo = urlparse(REPOSITORY["url"]).path.strip("/")
+    expected = f"https://colab.research.google.com/github/{owner_repo}/blob/{REPOSITORY['branch']}/{page_name}.ipynb"
+    hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.href)")
+    assert expected in hrefs, f"no Colab launch link to {expected}"
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+
+
+def _parse(url: str) -> _Links:
+    with urlopen(url, timeout=10) as response:
+        parser = _Links()
+        parser.feed(response.read().decode("utf-8", "replace"))
+        return parser
+
+
+def test_internal_links_and_anchors_resolve(site_url):
+    start = [f"{site_url}/{p}.html" for p in PAGES]
+    parsed: dict[str, _Links] = {}
+    queue, broken = list(start), []
+    links: list[tuple[str, str]] = []
+    while queue:
+        url = queue.pop()
+        if url in parsed:
+            continue
+        try:
+            parsed[url] = _parse(url)
+        except OSError as err:
+            broken.append(f"{url}: {err}")
+            continue
+        for href in parsed[url].hrefs:
+            target = urljoin(url, href)
+            if not target.startswith(site_url) or "/_sources/" in target or "/_static/" in target:
+                continue
+            page_url, _ = urldefrag(target)
+            links.append((url, target))
+            if page_url.endswith(".html") and page_url not in parsed:
+                queue.append(page_url)
+    for source, target in links:
+        page_url, fragment = urldefrag(target)
+        if page_url not in parsed:
+            try:
+                parsed[page_url] = _parse(page_url)
+            except OSError as err:
+                broken.append(f"{source} -> {target}: {err}")
+                continue
+        if fragment and fragment not in parsed[page_url].ids:
+            broken.append(f"{source} -> {target}: no element with id {fragment!r}")
+    assert len(parsed) >= len(PAGES)
+    assert not broken, "broken internal links:\n" + "\n".join(sorted(set(broken)))
+
+
+def test_search_finds_weight_decay(open_page):
+    page, problems = open_page("search.html?q=weight+decay")
+    page.wait_for_selector("ul.search li", timeout=20_000)
+    assert page.locator("ul.search li").count() >= 3
+    assert not problems, "\n".join(problems)
