@@ -55,8 +55,9 @@ lint: install
 unit: install
 	$(BIN)/python -m pytest tests -q --ignore=tests/browser
 
+# Long experiments run at the `smoke` preset here (seconds); `make execute` uses the automatic preset.
 notebooks: install
-	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q chapters
+	BOOK_PRESET=$(or $(BOOK_PRESET),smoke) $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q chapters
 
 build-check: install
 	$(JB) build . --warningiserror --nitpick --keep-going --quiet

@@ -30,17 +30,18 @@ class History:
         self.records.append({k: float(v) for k, v in values.items()})
 
     def __getitem__(self, key: str) -> list[float]:
-        if not self.records or key not in self.records[0]:
-            known = sorted(self.records[0]) if self.records else []
-            raise KeyError(f"no {key!r} in history; known keys: {known}")
-        return [record[key] for record in self.records]
+        """The values of ``key``, one per epoch that recorded it (a final-only metric gives one value)."""
+        values = [record[key] for record in self.records if key in record]
+        if not values:
+            raise KeyError(f"no {key!r} in history; known keys: {sorted(self.keys())}")
+        return values
 
     def __len__(self) -> int:
         return len(self.records)
 
     def keys(self) -> list[str]:
-        """The names recorded each epoch."""
-        return list(self.records[0]) if self.records else []
+        """Every name recorded, in order of first appearance."""
+        return list(dict.fromkeys(key for record in self.records for key in record))
 
 
 @torch.no_grad()

@@ -1,0 +1,106 @@
+import pytest
+import torch
+
+from utils.augment import DeviceLoader, normalize, random_flip, random_translate
+
+
+def _batch(n=8, seed=0):
+    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+
+
+def test_normalize_gives_floats_with_the_given_statistics():
+    images = torch.full((2, 3, 4, 4), 255, dtype=torch.uint8)
+    out = normalize(images, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, torch.ones(2, 3, 4, 4))
+
+
+@pytest.mark.parametrize(("images", "error"), [(torch.zeros(3, 32, 32), ValueError), ([[1]], TypeError)])
+def test_normalize_bad_input(images, error):
+    with pytest.raises(error):
+        normalize(images)
+
+
+def test_translate_keeps_shape_and_is_a_shifted_copy():
+    x = normalize(_batch())
+    out = random_translate(x, 2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    # every output image equals its input shifted by some (dy, dx) in [-2, 2] (checked on the interior)
+    for i in range(len(x)):
+        interior = out[i, :, 2:-2, 2:-2]
+        padded = torch.nn.functional.pad(x[i : i + 1], (2,) * 4, mode="reflect")[0]
+        assert any(
+            torch.equal(interior, padded[:, dy + 2 : dy + 30, dx + 2 : dx + 30]) for dy in range(5) for dx in range(5)
+        )
+
+
+def test_translate_by_zero_is_the_identity():
+    x = normalize(_batch())
+    assert random_translate(x, 0) is x
+
+
+@pytest.mark.parametrize("bad", [-1, 32, 1.5])
+def test_translate_bad_shift(bad):
+    with pytest.raises(ValueError, match="max_shift"):
+        random_translate(normalize(_batch()), bad)
+
+
+def test_flip_mirrors_about_half_of_the_images():
+    x = normalize(_batch(1000))
+    out = random_flip(x, torch.Generator().manual_seed(0))
+    flipped = sum(torch.equal(out[i], x[i].flip(-1)) for i in range(len(x)))
+    assert 430 < flipped < 570  # Binomial(1000, 0.5) within about 4 sd
+
+
+def test_augmentation_is_deterministic_for_a_seed():
+    x = normalize(_batch())
+    a = random_flip(random_translate(x, 2, torch.Generator().manual_seed(5)), torch.Generator().manual_seed(6))
+    b = random_flip(random_translate(x, 2, torch.Generator().manual_seed(5)), torch.Generator().manual_seed(6))
+    torch.testing.assert_close(a, b)
+
+
+def test_loader_lengths_shapes_and_order():
+    images, labels = _batch(10), torch.arange(10)
+    train = DeviceLoader(images, labels, 4, train=True, seed=0)
+    test = DeviceLoader(images, labels, 4, train=False)
+    assert len(train) == 2 and len(test) == 3  # training drops the last partial batch
+    batches = list(train)
+    assert [tuple(x.shape) for x, _ in batches] == [(4, 3, 32, 32)] * 2
+    assert torch.cat([y for _, y in test]).tolist() == list(range(10))  # evaluation keeps the order
+
+
+def test_loader_state_dict_resumes_the_same_batches():
+    images, labels = _batch(16), torch.arange(16)
+    loader = DeviceLoader(images, labels, 4, train=True, seed=3)
+    list(loader)  # one epoch
+    state = loader.state_dict()
+    expected = [y.tolist() for _, y in loader]
+    fresh = DeviceLoader(images, labels, 4, train=True, seed=99)
+    fresh.load_state_dict(state)
+    assert [y.tolist() for _, y in fresh] == expected
+
+
+def test_loader_channels_last():
+    loader = DeviceLoader(_batch(4), torch.arange(4), 2, train=True, channels_last=True)
+    x, _ = next(iter(loader))
+    assert x.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"), [({"batch_size": 0}, "batch_size"), ({"max_shift": -1}, "max_shift")]
+)
+def test_loader_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DeviceLoader(_batch(4), torch.arange(4), **({"batch_size": 2} | kwargs), train=True)
+
+
+def test_loader_mismatched_lengths():
+    with pytest.raises(ValueError, match="labels"):
+        DeviceLoader(_batch(4), torch.arange(3), 2, train=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_loader_keeps_everything_on_the_gpu():
+    loader = DeviceLoader(_batch(8), torch.arange(8), 4, train=True, device="cuda")
+    x, y = next(iter(loader))
+    assert x.device.type == "cuda" and y.device.type == "cuda"

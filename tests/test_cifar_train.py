@@ -1,0 +1,92 @@
+"""The CIFAR-10 recipe on tiny random data: presets, history, checkpoints and resume."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from utils.cifar10 import CIFAR10
+from utils.cifar_train import CIFAR_PRESETS, TrainConfig, amp_dtype, cifar_config, train_cifar10
+
+TINY = TrainConfig(epochs=2, batch_size=16, lr=0.05, widths=(4, 8, 8), seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (64 + 32, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (96,), generator=g)
+    return CIFAR10(images[:64], labels[:64], images[64:], labels[64:], source="random test data")
+
+
+def test_presets_exist_and_smoke_is_small():
+    assert set(CIFAR_PRESETS) == {"smoke", "cpu", "gpu"}
+    assert CIFAR_PRESETS["smoke"].n_train is not None and CIFAR_PRESETS["cpu"].n_train is None
+
+
+def test_cifar_config_applies_overrides_and_validates():
+    assert cifar_config("smoke", epochs=1).epochs == 1
+    with pytest.raises(ValueError, match="unknown preset"):
+        cifar_config("huge")
+    with pytest.raises(ValueError, match="weight_decay"):
+        cifar_config("smoke", weight_decay=-1.0)
+    with pytest.raises(TypeError):
+        cifar_config("smoke", no_such_field=1)
+
+
+@pytest.mark.parametrize(
+    "field", [{"epochs": 0}, {"lr": 0.0}, {"momentum": 1.0}, {"label_smoothing": 1.0}, {"warmup_fraction": -0.1}]
+)
+def test_config_rejects_bad_values(field):
+    with pytest.raises(ValueError, match=next(iter(field))):
+        TrainConfig(**field)
+
+
+def test_amp_dtype_is_fp32_on_cpu():
+    assert amp_dtype(torch.device("cpu")) is None
+
+
+def test_history_has_curves_norms_and_final_tta(tiny_data, capsys):
+    _, history = train_cifar10(tiny_data, TINY, device=torch.device("cpu"), label="tiny ")
+    assert history["epoch"] == [1, 2]
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds"):
+        assert len(history[key]) == 2
+    norms = [k for k in history.keys() if k.startswith("norm/")]
+    assert norms and all(f"eff_lr/{k[5:]}" in history.keys() for k in norms)
+    assert 0 <= history.records[-1]["final_tta_accuracy"] <= 1
+    assert capsys.readouterr().out.count("tiny epoch") == 2
+
+
+def test_weight_decay_shrinks_conv_weights(tiny_data):
+    config = dataclasses.replace(TINY, epochs=3)
+    _, without = train_cifar10(tiny_data, dataclasses.replace(config, weight_decay=0.0), verbose=False)
+    _, with_wd = train_cifar10(tiny_data, dataclasses.replace(config, weight_decay=0.5), verbose=False)
+    key = next(k for k in with_wd.keys() if k.startswith("norm/"))
+    assert with_wd[key][-1] < without[key][-1]
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, capsys):
+    config = dataclasses.replace(TINY, epochs=3)
+    straight, straight_history = train_cifar10(tiny_data, config, verbose=False)
+
+    checkpoint = tmp_path / "run.pt"
+    train_cifar10(tiny_data, config, checkpoint=checkpoint, stop_after_epoch=1, verbose=False)  # "disconnect"
+    assert checkpoint.exists() and not list(tmp_path.glob("*.tmp"))  # written atomically
+    resumed, resumed_history = train_cifar10(tiny_data, config, checkpoint=checkpoint)
+    assert "resumed from run.pt after epoch 1" in capsys.readouterr().out
+
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{name} differs after resuming")
+    assert straight_history["test_loss"] == resumed_history["test_loss"]
+
+
+def test_checkpoint_of_another_config_is_not_resumed(tiny_data, tmp_path, capsys):
+    checkpoint = tmp_path / "run.pt"
+    train_cifar10(tiny_data, TINY, checkpoint=checkpoint, stop_after_epoch=1, verbose=False)
+    _, history = train_cifar10(tiny_data, dataclasses.replace(TINY, lr=0.01), checkpoint=checkpoint)
+    assert "resumed" not in capsys.readouterr().out and history["epoch"] == [1, 2]
+
+
+def test_tensorboard_logs_are_written(tiny_data, tmp_path):
+    train_cifar10(tiny_data, dataclasses.replace(TINY, epochs=1), log_dir=tmp_path / "tb", verbose=False)
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

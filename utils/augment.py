@@ -1,0 +1,134 @@
+"""Batches drawn and augmented on the device: no per-image PIL work in the training loop.
+
+The whole data set sits on the device as uint8; each batch is indexed out, converted to
+normalized floats, randomly translated (reflect padding, then a random crop) and flipped, all as
+batched tensor operations. A seeded ``torch.Generator`` makes every epoch reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "normalize", "random_translate", "random_flip", "DeviceLoader"]
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+def _check_images(images: torch.Tensor) -> None:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+
+
+def normalize(images: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD, dtype=torch.float32) -> torch.Tensor:
+    """uint8 ``(N, 3, H, W)`` images to floats with per-channel zero mean and unit variance.
+
+    Raises:
+        TypeError: if ``images`` is not a tensor. ValueError: if it is not 4-D with 3 channels.
+    """
+    _check_images(images)
+    if images.shape[1] != len(mean):
+        raise ValueError(f"images have {images.shape[1]} channels, mean/std have {len(mean)}")
+    m = torch.tensor(mean, device=images.device, dtype=dtype).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=images.device, dtype=dtype).view(1, -1, 1, 1)
+    return (images.to(dtype) / 255 - m) / s
+
+
+def random_translate(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shift each image by a random (dy, dx) in ``[-max_shift, max_shift]``, reflecting at the borders.
+
+    Raises:
+        ValueError: if ``max_shift`` is negative or not smaller than the image size.
+    """
+    _check_images(images)
+    n, _, h, w = images.shape
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift < min(h, w):
+        raise ValueError(f"max_shift must be an int in [0, {min(h, w)}), got {max_shift!r}")
+    if max_shift == 0:
+        return images
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4, mode="reflect")
+    shifts = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator, device="cpu").to(images.device)
+    rows = shifts[0, :, None] + torch.arange(h, device=images.device)  # (n, h)
+    cols = shifts[1, :, None] + torch.arange(w, device=images.device)  # (n, w)
+    index_n = torch.arange(n, device=images.device)[:, None, None, None]
+    index_c = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
+    return padded[index_n, index_c, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def random_flip(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mirror each image left-right with probability 1/2."""
+    _check_images(images)
+    flip = (torch.rand(len(images), generator=generator, device="cpu") < 0.5).to(images.device)
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+
+class DeviceLoader:
+    """Iterate over shuffled, augmented minibatches of a data set held on ``device``.
+
+    Args:
+        images: uint8 ``(N, 3, H, W)``. labels: int64 ``(N,)``.
+        batch_size: examples per batch; the last partial batch is dropped when ``train``.
+        train: shuffle and augment (translate by up to ``max_shift`` pixels, flip) if True.
+        seed: seeds the shuffling and augmentation; ``state_dict`` saves their progress.
+
+    Raises:
+        ValueError: on mismatched lengths, a non-positive batch size or a bad ``max_shift``.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        *,
+        train: bool,
+        device: torch.device | str = "cpu",
+        max_shift: int = 2,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+        channels_last: bool = False,
+    ):
+        _check_images(images)
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0, got {max_shift}")
+        self.device = torch.device(device)
+        self.images = images.to(self.device)
+        self.labels = labels.to(self.device)
+        self.batch_size, self.train, self.max_shift = batch_size, train, max_shift
+        self.dtype, self.channels_last = dtype, channels_last
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.train else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.labels)
+        order = torch.randperm(n, generator=self.generator).to(self.device) if self.train else None
+        for i in range(len(self)):
+            index = order[i * self.batch_size : (i + 1) * self.batch_size] if order is not None else None
+            if index is None:  # evaluation: batches in order
+                index = torch.arange(i * self.batch_size, min(n, (i + 1) * self.batch_size), device=self.device)
+            images, labels = self.images[index], self.labels[index]
+            x = normalize(images, dtype=self.dtype)
+            if self.train:
+                x = random_flip(random_translate(x, self.max_shift, self.generator), self.generator)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, labels
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The random state, to resume the exact sequence of batches after a checkpoint."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore a state saved by :meth:`state_dict`."""
+        self.generator.set_state(state["generator"])

@@ -1,0 +1,307 @@
+"""CIFAR-10 as uint8 tensors: found locally or downloaded, decoded once, cached.
+
+Sources, in order:
+
+1. a local copy named by the ``path`` argument or by ``$BOOK_CIFAR10``: torchvision's
+   ``cifar-10-batches-py`` folder (or a folder holding it), an image-folder tree
+   ``train/<class>/*`` and ``test/<class>/*``, or a ``.tar.gz``/``.tgz``/``.tar`` of either;
+2. torchvision's download of the original, when the machine is online.
+
+The decoded arrays are cached (``$BOOK_CACHE``, default ``~/.cache/regularization-executed``) in
+one file per source, written atomically and checked on load, so the second load takes well under
+a second and a corrupt or partial cache is detected and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import re
+import socket
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = [
+    "CLASSES",
+    "DATA_ENV_VAR",
+    "CACHE_ENV_VAR",
+    "CIFAR10",
+    "load_cifar10",
+    "default_cache_dir",
+]
+
+CLASSES: tuple[str, ...] = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+DATA_ENV_VAR = "BOOK_CIFAR10"
+CACHE_ENV_VAR = "BOOK_CACHE"
+_CACHE_FORMAT = 1
+_DOWNLOAD_HOST = ("www.cs.toronto.edu", 443)
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+@dataclass
+class CIFAR10:
+    """CIFAR-10 as tensors: images ``uint8 (N, 3, 32, 32)``, labels ``int64 (N,)``, and where they came from."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    source: str
+
+    def subset(self, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> CIFAR10:
+        """A random, class-mixed subset (``None`` keeps a split whole).
+
+        Raises:
+            ValueError: if a size is not positive or exceeds the split.
+        """
+        g = torch.Generator().manual_seed(seed)
+
+        def pick(images: torch.Tensor, labels: torch.Tensor, n: int | None, name: str):
+            if n is None:
+                return images, labels
+            if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(labels):
+                raise ValueError(f"{name} must be an int in [1, {len(labels)}], got {n!r}")
+            index = torch.randperm(len(labels), generator=g)[:n]
+            return images[index], labels[index]
+
+        train = pick(self.train_images, self.train_labels, n_train, "n_train")
+        test = pick(self.test_images, self.test_labels, n_test, "n_test")
+        return CIFAR10(*train, *test, source=f"{self.source} (subset {len(train[1])}/{len(test[1])})")
+
+
+def default_cache_dir() -> Path:
+    """``$BOOK_CACHE``, or ``~/.cache/regularization-executed``."""
+    return Path(os.environ.get(CACHE_ENV_VAR) or Path.home() / ".cache" / "regularization-executed")
+
+
+# ----------------------------------------------------------------------------- readers of each layout
+
+
+def _read_batches(folder: Path) -> tuple[torch.Tensor, ...]:
+    """torchvision's ``cifar-10-batches-py``: pickled dicts of ``data`` (N, 3072) and ``labels``."""
+
+    def read(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = [], []
+        for name in names:
+            with open(folder / name, "rb") as f:
+                batch = pickle.load(f, encoding="latin1")
+            images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.extend(batch["labels"])
+        return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64)
+
+    train_names = sorted(p.name for p in folder.glob("data_batch_*"))
+    return (*read(train_names), *read(["test_batch"]))
+
+
+def _read_image_folder(root: Path) -> tuple[torch.Tensor, ...]:
+    """``train/<class>/*`` and ``test/<class>/*``; class folders in CIFAR-10 label order."""
+    from PIL import Image
+
+    def read(split: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        folders = sorted(p for p in split.iterdir() if p.is_dir())
+        names = [p.name for p in folders]
+        if names != list(CLASSES):
+            raise ValueError(f"{split} must hold the 10 CIFAR-10 class folders {list(CLASSES)}, found {names}")
+        images, labels = [], []
+        for label, folder in enumerate(folders):
+            for file in sorted(folder.iterdir()):
+                if file.suffix.lower() not in _IMAGE_SUFFIXES:
+                    continue
+                with Image.open(file) as image:
+                    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+                if array.shape != (32, 32, 3):
+                    raise ValueError(f"{file} is {array.shape[1]}x{array.shape[0]}, not a 32x32 CIFAR-10 image")
+                images.append(array)
+                labels.append(label)
+        if not images:
+            raise ValueError(f"{split} holds no images")
+        stacked = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+        return stacked, torch.tensor(labels, dtype=torch.int64)
+
+    return (*read(root / "train"), *read(root / "test"))
+
+
+def _find_layout(root: Path) -> tuple[str, Path] | None:
+    """The layout found at ``root`` or one level below it: ``("batches", dir)`` or ``("folders", dir)``."""
+    for candidate in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
+        if (candidate / "data_batch_1").exists() and (candidate / "test_batch").exists():
+            return "batches", candidate
+        if (candidate / "train").is_dir() and (candidate / "test").is_dir():
+            return "folders", candidate
+    return None
+
+
+_LAYOUTS = (
+    "torchvision's cifar-10-batches-py folder, an image-folder tree train/<class>/ and test/<class>/, "
+    "or a .tar.gz/.tgz/.tar archive of either"
+)
+
+
+def _read_image_tar(archive: tarfile.TarFile) -> tuple[torch.Tensor, ...] | None:
+    """Decode an image-folder tree straight from an archive (no extraction); ``None`` if it holds none."""
+    from PIL import Image
+
+    pattern = re.compile(r"(?:^|/)(train|test)/([^/]+)/[^/]+$")
+    splits: dict[str, tuple[list[np.ndarray], list[int]]] = {"train": ([], []), "test": ([], [])}
+    for member in archive:
+        match = pattern.search(member.name)
+        if not member.isfile() or match is None or Path(member.name).suffix.lower() not in _IMAGE_SUFFIXES:
+            continue
+        split, cls = match.groups()
+        if cls not in CLASSES:
+            raise ValueError(f"unknown class folder {cls!r} in the archive; expected {list(CLASSES)}")
+        with Image.open(io.BytesIO(archive.extractfile(member).read())) as image:
+            array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        if array.shape != (32, 32, 3):
+            raise ValueError(f"{member.name} is {array.shape[1]}x{array.shape[0]}, not a 32x32 CIFAR-10 image")
+        splits[split][0].append(array)
+        splits[split][1].append(CLASSES.index(cls))
+    if not splits["train"][0] and not splits["test"][0]:
+        return None
+    result: list[torch.Tensor] = []
+    for split, (images, labels) in splits.items():
+        if not images:
+            raise ValueError(f"the archive has no {split}/ images")
+        result += [
+            torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(),
+            torch.tensor(labels, dtype=torch.int64),
+        ]
+    return tuple(result)
+
+
+def _read_local(path: Path) -> tuple[torch.Tensor, ...]:
+    if not path.exists():
+        raise FileNotFoundError(f"CIFAR-10 copy not found: {path} (set by argument or ${DATA_ENV_VAR})")
+    if path.is_file():
+        if not (path.name.endswith((".tar.gz", ".tgz", ".tar"))):
+            raise ValueError(f"{path} is a file but not a .tar.gz/.tgz/.tar archive; expected {_LAYOUTS}")
+        with tarfile.open(path) as archive:
+            images = _read_image_tar(archive)
+        if images is not None:
+            return images
+        with tempfile.TemporaryDirectory() as tmp, tarfile.open(path) as archive:
+            archive.extractall(tmp, filter="data")  # a few pickled batch files
+            return _read_local(Path(tmp))
+    layout = _find_layout(path)
+    if layout is None:
+        raise ValueError(f"no CIFAR-10 data found in {path}; expected {_LAYOUTS}")
+    kind, folder = layout
+    return _read_batches(folder) if kind == "batches" else _read_image_folder(folder)
+
+
+def _online(timeout: float = 5.0) -> bool:
+    try:
+        with socket.create_connection(_DOWNLOAD_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _download(cache_dir: Path) -> tuple[torch.Tensor, ...]:
+    if not _online():
+        raise RuntimeError(
+            "CIFAR-10 is not available: no local copy was given and the download server cannot be reached. "
+            f"Either set ${DATA_ENV_VAR} (or pass path=...) to a local copy ({_LAYOUTS}), "
+            "or run on a machine with internet access so that torchvision can download the original."
+        )
+    from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
+
+    TorchvisionCIFAR10(str(cache_dir), train=True, download=True)
+    return _read_batches(cache_dir / "cifar-10-batches-py")
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def _fingerprint(tensors: tuple[torch.Tensor, ...]) -> list[int]:
+    return [int(t.sum(dtype=torch.int64)) for t in tensors]
+
+
+def _cache_file(cache_dir: Path, source: str, path: Path | None) -> Path:
+    if path is None:
+        key = "download"
+    else:
+        stat = path.stat()
+        key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_dir / f"cifar10-{key}.pt"
+
+
+def _load_cache(file: Path) -> tuple[torch.Tensor, ...] | None:
+    """The cached tensors, or ``None`` if the file is missing, unreadable or inconsistent."""
+    try:
+        blob = torch.load(file, weights_only=True)
+        tensors = tuple(blob[k] for k in ("train_images", "train_labels", "test_images", "test_labels"))
+        ok = (
+            blob["format"] == _CACHE_FORMAT
+            and all(t.dtype == torch.uint8 for t in tensors[::2])
+            and all(t.dtype == torch.int64 for t in tensors[1::2])
+            and tensors[0].shape[1:] == (3, 32, 32) == tensors[2].shape[1:]
+            and len(tensors[0]) == len(tensors[1])
+            and len(tensors[2]) == len(tensors[3])
+            and blob["fingerprint"] == _fingerprint(tensors)
+        )
+        return tensors if ok else None
+    except Exception:  # a partial or corrupt file fails in many ways; all mean "rebuild it"
+        return None
+
+
+def _save_cache(file: Path, tensors: tuple[torch.Tensor, ...], source: str) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    blob = dict(zip(("train_images", "train_labels", "test_images", "test_labels"), tensors, strict=True))
+    blob |= {"format": _CACHE_FORMAT, "fingerprint": _fingerprint(tensors), "source": source}
+    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=file.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(blob, tmp)
+        os.replace(tmp, file)  # atomic: readers see the old file or the whole new one
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_cifar10(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verbose: bool = True,
+) -> CIFAR10:
+    """Load CIFAR-10 (train 50,000 and test 10,000 images for the real data set).
+
+    Args:
+        path: a local copy (see the module docstring); defaults to ``$BOOK_CIFAR10``; if neither
+            is set, torchvision downloads the original.
+        cache_dir: where decoded arrays are cached (default :func:`default_cache_dir`).
+        verbose: print one line saying where the data came from.
+
+    Raises:
+        FileNotFoundError: if the given path does not exist.
+        ValueError: if the path holds no recognised layout, or the layout is malformed.
+        RuntimeError: if no local copy is given and the machine is offline.
+    """
+    if path is None and os.environ.get(DATA_ENV_VAR):
+        path = os.environ[DATA_ENV_VAR]
+    local = Path(path).expanduser() if path is not None else None
+    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if local is not None and not local.exists():
+        raise FileNotFoundError(f"CIFAR-10 copy not found: {local} (set by argument or ${DATA_ENV_VAR})")
+    source = f"local copy {local.name}" if local is not None else "torchvision download of the original"
+    file = _cache_file(cache_root, source, local)
+    tensors = _load_cache(file)
+    how = "cache"
+    if tensors is None:
+        tensors = _read_local(local) if local is not None else _download(cache_root)
+        _save_cache(file, tensors, source)
+        how = "decoded and cached"
+    data = CIFAR10(*tensors, source=source)
+    if verbose:
+        print(f"CIFAR-10 from {source} ({how}): {len(data.train_labels)} train, {len(data.test_labels)} test images")
+    return data

@@ -1,0 +1,275 @@
+"""The fast CIFAR-10 recipe of chapter 5: presets, mixed precision, checkpoints, history.
+
+One call, :func:`train_cifar10`, trains a :class:`~utils.models.FastResNet` with Nesterov SGD, a
+linear warm-up then linear decay of the learning rate, label smoothing, weight decay on conv and
+linear weights only (:func:`~utils.regularization.decay_parameter_groups`), batches augmented on
+the device, and flip test-time augmentation. On CUDA it uses mixed precision (bf16 where the GPU
+supports it natively, else fp16 with a gradient scaler) and ``channels_last``; on the CPU, fp32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .augment import DeviceLoader
+from .cifar10 import CIFAR10
+from .models import FastResNet
+from .presets import choose_preset
+from .progress import Progress
+from .regularization import decay_parameter_groups
+from .training import History
+
+__all__ = [
+    "TrainConfig",
+    "CIFAR_PRESETS",
+    "cifar_config",
+    "amp_dtype",
+    "lr_factor",
+    "train_cifar10",
+    "evaluate_cifar10",
+]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run (a checkpoint only resumes a run with an equal config)."""
+
+    epochs: int = 10
+    batch_size: int = 512
+    lr: float = 0.4
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.2
+    warmup_fraction: float = 0.2
+    widths: tuple[int, ...] = (64, 128, 256)
+    depth: int = 1
+    max_shift: int = 2
+    n_train: int | None = None
+    n_test: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        checks = {
+            "epochs": self.epochs >= 1,
+            "batch_size": self.batch_size >= 1,
+            "lr": self.lr > 0,
+            "momentum": 0 <= self.momentum < 1,
+            "weight_decay": self.weight_decay >= 0,
+            "label_smoothing": 0 <= self.label_smoothing < 1,
+            "warmup_fraction": 0 <= self.warmup_fraction < 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"invalid {name}: {getattr(self, name)!r}")
+
+
+CIFAR_PRESETS: dict[str, TrainConfig] = {
+    # CI: seconds, on a small subset; only checks that everything runs.
+    "smoke": TrainConfig(epochs=2, batch_size=256, lr=0.2, widths=(16, 32, 64), n_train=2048, n_test=1024),
+    # A 2-core CPU: both runs of the chapter in about 20 minutes.
+    "cpu": TrainConfig(epochs=8, batch_size=256, lr=0.2, widths=(32, 64, 128)),
+    # A CUDA GPU: the full recipe.
+    "gpu": TrainConfig(epochs=10, batch_size=512, lr=0.4, widths=(128, 256, 512)),
+}
+
+
+def cifar_config(preset: str | None = None, **overrides: object) -> TrainConfig:
+    """The :class:`TrainConfig` of a preset (chosen by :func:`~utils.presets.choose_preset`), with overrides.
+
+    Raises:
+        ValueError: for an unknown preset or an invalid override value.
+        TypeError: for an unknown override name.
+    """
+    return dataclasses.replace(CIFAR_PRESETS[choose_preset(preset)], **overrides)
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: bf16 on GPUs with native bf16, fp16 on other GPUs, ``None`` (fp32) on CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+
+
+def lr_factor(step: int, total: int, warmup_fraction: float) -> float:
+    """The schedule: a linear rise over the first ``warmup_fraction`` of ``total`` steps, then a linear fall to 0."""
+    warmup = max(1, int(total * warmup_fraction))
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def _scale_invariant_weights(model: nn.Module) -> dict[str, nn.Parameter]:
+    """Conv weights (each followed by batch norm), named for logging."""
+    return {name: p for name, p in model.named_parameters() if p.ndim == 4}
+
+
+@torch.no_grad()
+def evaluate_cifar10(model: nn.Module, loader: DeviceLoader, *, tta: bool = False, dtype=None) -> dict[str, float]:
+    """Test loss and accuracy; with ``tta`` the logits of each image and its mirror are averaged."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    autocast = torch.autocast(loader.device.type, dtype=dtype, enabled=dtype is not None)
+    with autocast:
+        for x, y in loader:
+            logits = model(x)
+            if tta:
+                logits = (logits + model(x.flip(-1))) / 2
+            total_loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+            count += len(y)
+    model.train(was_training)
+    return {"loss": total_loss / count, "accuracy": correct / count}
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def train_cifar10(
+    data: CIFAR10,
+    config: TrainConfig,
+    *,
+    device: torch.device | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    log_dir: str | os.PathLike[str] | None = None,
+    stop_after_epoch: int | None = None,
+    label: str = "",
+    verbose: bool = True,
+) -> tuple[nn.Module, History]:
+    """Train the fast ResNet on ``data`` with ``config``; return the model and its per-epoch history.
+
+    The history records ``train_loss``, ``train_accuracy`` (on the augmented batches),
+    ``test_loss``, ``test_accuracy``, ``lr``, ``seconds``, and for every conv layer its weight norm
+    (``norm/<name>``) and effective learning rate ``lr / ||w||^2`` (``eff_lr/<name>``, with the epoch's
+    mean ``lr`` and the norm at its end). After the last
+    epoch, ``final_tta_accuracy`` adds flip test-time augmentation.
+
+    Args:
+        checkpoint: a file written atomically after every epoch; if it exists and holds a run
+            with the same config, training resumes from it (a Colab disconnect loses one epoch).
+        log_dir: write TensorBoard scalars and weight histograms there.
+        stop_after_epoch: stop early after this epoch (to simulate an interruption in tests).
+        label: printed at the start of each per-epoch line.
+        verbose: print a line per epoch.
+    """
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = amp_dtype(device)
+    data = data.subset(config.n_train, config.n_test, seed=config.seed)
+    torch.manual_seed(config.seed)
+    model = FastResNet(config.widths, depth=config.depth).to(device, memory_format=torch.channels_last)
+    groups = decay_parameter_groups(model, config.weight_decay)
+    optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    train_loader = DeviceLoader(
+        data.train_images, data.train_labels, config.batch_size, train=True, device=device,
+        max_shift=config.max_shift, seed=config.seed, channels_last=True,
+    )  # fmt: skip
+    test_loader = DeviceLoader(data.test_images, data.test_labels, 1000, train=False, device=device, channels_last=True)
+    total_steps = config.epochs * len(train_loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total_steps, config.warmup_fraction)
+    )
+    history, start_epoch = History(), 1
+    config_dict = dataclasses.asdict(config)
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=True, map_location=device)
+        if state["config"] == config_dict:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            train_loader.load_state_dict(state["loader"])
+            torch.set_rng_state(state["torch_rng"].cpu())
+            history = History([dict(r) for r in state["history"]])
+            start_epoch = state["epoch"] + 1
+            if verbose:
+                print(f"{label}resumed from {checkpoint.name} after epoch {state['epoch']}")
+    writer = None
+    if log_dir is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(log_dir))
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    conv_weights = _scale_invariant_weights(model)
+    for epoch in range(start_epoch, config.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        loss_sum, correct, count = 0.0, 0, 0
+        with Progress(len(train_loader), f"{label}epoch {epoch}") as bar:
+            for x, y in train_loader:
+                with autocast:
+                    logits = model(x)
+                    loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                loss_sum += float(loss.detach()) * len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                count += len(y)
+                bar.update()
+                bar.set_postfix(f"loss {loss_sum / count:.3f}")
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        test = evaluate_cifar10(model, test_loader, dtype=dtype)
+        lr_now = optimizer.param_groups[0]["lr"]
+        record = {
+            "epoch": epoch, "train_loss": loss_sum / count, "train_accuracy": correct / count,
+            "test_loss": test["loss"], "test_accuracy": test["accuracy"], "lr": lr_now, "seconds": seconds,
+        }  # fmt: skip
+        epoch_steps = range((epoch - 1) * len(train_loader), epoch * len(train_loader))
+        factors = [lr_factor(t, total_steps, config.warmup_fraction) for t in epoch_steps]
+        lr_mean = config.lr * sum(factors) / len(factors)
+        for name, weight in conv_weights.items():
+            norm_sq = float(weight.detach().float().pow(2).sum())
+            record[f"norm/{name}"] = norm_sq**0.5
+            record[f"eff_lr/{name}"] = lr_mean / norm_sq
+        if epoch == config.epochs:
+            record["final_tta_accuracy"] = evaluate_cifar10(model, test_loader, tta=True, dtype=dtype)["accuracy"]
+        history.append(**record)
+        if verbose:
+            print(
+                f"{label}epoch {epoch:2d}  train loss {record['train_loss']:.3f} acc {record['train_accuracy']:.3f}  "
+                f"test loss {record['test_loss']:.3f} acc {record['test_accuracy']:.3f}  {seconds:.0f}s"
+            )
+        if writer is not None:
+            for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr"):
+                writer.add_scalar(key, record[key], epoch)
+            for name, weight in conv_weights.items():
+                writer.add_histogram(f"weights/{name}", weight.detach().float(), epoch)
+        if checkpoint is not None:
+            _atomic_save(
+                {
+                    "config": config_dict, "epoch": epoch, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(), "loader": train_loader.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "history": history.records,
+                },
+                checkpoint,
+            )  # fmt: skip
+        if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            break
+    if writer is not None:
+        writer.close()
+    return model, history
