@@ -5,24 +5,13 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
+from utils.book import toc_files
 from utils.notebook import BOOTSTRAP_CELL
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 MACHINE_PATH = re.compile(r"/(work|tmp|root|home|Users)/[\w.-]+")
-
-
-def _toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    stack = list(toc.get("chapters", [])) + [c for part in toc.get("parts", []) for c in part.get("chapters", [])]
-    while stack:
-        entry = stack.pop(0)
-        files.append(entry["file"])
-        stack.extend(entry.get("sections", []))
-    return files
 
 
 def _code_cells(path):
@@ -35,7 +24,7 @@ def test_there_are_chapters():
 
 
 def test_every_toc_entry_exists_and_every_chapter_is_listed():
-    files = _toc_files()
+    files = toc_files(ROOT)
     for name in files:
         assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), f"_toc.yml lists missing {name}"
     for path in NOTEBOOKS:

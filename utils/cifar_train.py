@@ -76,7 +76,7 @@ CIFAR_PRESETS: dict[str, TrainConfig] = {
     # CI: seconds, on a small subset; only checks that everything runs.
     "smoke": TrainConfig(epochs=2, batch_size=256, lr=0.2, widths=(16, 32, 64), n_train=2048, n_test=1024),
     # A 2-core CPU: both runs of the chapter in about 20 minutes.
-    "cpu": TrainConfig(epochs=8, batch_size=256, lr=0.2, widths=(32, 64, 128)),
+    "cpu": TrainConfig(epochs=7, batch_size=256, lr=0.2, widths=(32, 64, 128)),
     # A CUDA GPU: the full recipe.
     "gpu": TrainConfig(epochs=10, batch_size=512, lr=0.4, widths=(128, 256, 512)),
 }

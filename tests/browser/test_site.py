@@ -11,23 +11,14 @@ from urllib.request import urlopen
 import pytest
 import yaml
 
+from utils.book import toc_files
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
 
 
-def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    stack = list(toc.get("chapters", [])) + [c for part in toc.get("parts", []) for c in part.get("chapters", [])]
-    while stack:
-        entry = stack.pop(0)
-        files.append(entry["file"])
-        stack.extend(entry.get("sections", []))
-    return files
-
-
-PAGES = toc_pages()
+PAGES = toc_files(ROOT)
 NOTEBOOK_PAGES = [p for p in PAGES if (ROOT / f"{p}.ipynb").exists()]
 
 # Everything a reader should never see as raw text outside code blocks.
