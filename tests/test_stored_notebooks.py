@@ -71,3 +71,17 @@ def test_ends_with_summary_exercises_references(path):
     markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     for heading in ("## Summary", "## Exercises", "## References"):
         assert heading in markdown, f"{path.name} lacks {heading!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_is_numbered_for_cross_references(path):
+    """Each figure cell carries a myst-nb figure name fig-<chapter>-<k> that matches its printed title."""
+    _, cells = _code_cells(path)
+    chapter = int(path.name[:2])
+    figures = [c for c in cells if any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+    assert figures, f"{path.name} has no figures"
+    for k, cell in enumerate(figures, start=1):
+        figure = cell["metadata"].get("mystnb", {}).get("figure", {})
+        assert figure.get("name") == f"fig-{chapter}-{k}", f"figure {k} of {path.name} is named {figure.get('name')!r}"
+        assert figure.get("caption"), f"fig-{chapter}-{k} has no caption"
+        assert f"Figure {chapter}.{k}:" in "".join(cell["source"]), f"fig-{chapter}-{k}: its title has another number"
