@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import atomic_torch_save
+
 __all__ = [
     "CLASSES",
     "DATA_ENV_VAR",
@@ -263,17 +265,9 @@ def _load_cache(file: Path) -> tuple[torch.Tensor, ...] | None:
 
 
 def _save_cache(file: Path, tensors: tuple[torch.Tensor, ...], source: str) -> None:
-    file.parent.mkdir(parents=True, exist_ok=True)
     blob = dict(zip(("train_images", "train_labels", "test_images", "test_labels"), tensors, strict=True))
     blob |= {"format": _CACHE_FORMAT, "fingerprint": _fingerprint(tensors), "source": source}
-    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=file.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, file)  # atomic: readers see the old file or the whole new one
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_torch_save(blob, file)
 
 
 def load_cifar10(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch.nn import functional as F
 
 from .augment import DeviceLoader
 from .cifar10 import CIFAR10
+from .files import atomic_torch_save
 from .models import FastResNet
 from .presets import choose_preset
 from .progress import Progress
@@ -129,18 +129,6 @@ def evaluate_cifar10(model: nn.Module, loader: DeviceLoader, *, tta: bool = Fals
             count += len(y)
     model.train(was_training)
     return {"loss": total_loss / count, "accuracy": correct / count}
-
-
-def _atomic_save(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def train_cifar10(
@@ -259,7 +247,7 @@ def train_cifar10(
             for name, weight in conv_weights.items():
                 writer.add_histogram(f"weights/{name}", weight.detach().float(), epoch)
         if checkpoint is not None:
-            _atomic_save(
+            atomic_torch_save(
                 {
                     "config": config_dict, "epoch": epoch, "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
