@@ -10,6 +10,12 @@ Small modules with one job each:
 - :mod:`utils.regularization` -- penalties, weight decay parameter groups, ridge, dropout
 - :mod:`utils.linreg` -- d2l's high-dimensional regression experiment (chapters 2 and 3)
 - :mod:`utils.notebook` -- the bootstrap every chapter runs first, and ``show_source``
+- :mod:`utils.book` -- facts read from the book's own configuration (the table of contents)
+- :mod:`utils.files` -- atomic writes of checkpoints and caches
+- :mod:`utils.cifar10` -- CIFAR-10 from a local copy or a download, decoded once and cached
+- :mod:`utils.augment` -- batches sampled and augmented on the device
+- :mod:`utils.models` -- the fast CIFAR-10 ResNet and the original tutorial's ResNet
+- :mod:`utils.cifar_train` -- the chapter 5 recipe: presets, mixed precision, checkpoints
 
 Import from the submodules (``from utils.training import fit``); this file stays light so that
 ``import utils`` costs nothing.
