@@ -104,9 +104,25 @@ def _read_batches(folder: Path) -> tuple[torch.Tensor, ...]:
     return (*read(train_names), *read(["test_batch"]))
 
 
+def _decode_image(source: str | Path | io.BytesIO, name: str) -> np.ndarray:
+    """One 32x32 RGB image as a uint8 ``(32, 32, 3)`` array; ``name`` is used in the error."""
+    from PIL import Image
+
+    with Image.open(source) as image:
+        array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if array.shape != (32, 32, 3):
+        raise ValueError(f"{name} is {array.shape[1]}x{array.shape[0]}, not a 32x32 CIFAR-10 image")
+    return array
+
+
+def _stack(images: list[np.ndarray], labels: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """HWC arrays to a contiguous ``(N, 3, 32, 32)`` uint8 tensor, with int64 labels."""
+    stacked = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+    return stacked, torch.tensor(labels, dtype=torch.int64)
+
+
 def _read_image_folder(root: Path) -> tuple[torch.Tensor, ...]:
     """``train/<class>/*`` and ``test/<class>/*``; class folders in CIFAR-10 label order."""
-    from PIL import Image
 
     def read(split: Path) -> tuple[torch.Tensor, torch.Tensor]:
         folders = sorted(p for p in split.iterdir() if p.is_dir())
@@ -118,16 +134,11 @@ def _read_image_folder(root: Path) -> tuple[torch.Tensor, ...]:
             for file in sorted(folder.iterdir()):
                 if file.suffix.lower() not in _IMAGE_SUFFIXES:
                     continue
-                with Image.open(file) as image:
-                    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
-                if array.shape != (32, 32, 3):
-                    raise ValueError(f"{file} is {array.shape[1]}x{array.shape[0]}, not a 32x32 CIFAR-10 image")
-                images.append(array)
+                images.append(_decode_image(file, str(file)))
                 labels.append(label)
         if not images:
             raise ValueError(f"{split} holds no images")
-        stacked = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-        return stacked, torch.tensor(labels, dtype=torch.int64)
+        return _stack(images, labels)
 
     return (*read(root / "train"), *read(root / "test"))
 
@@ -150,8 +161,6 @@ _LAYOUTS = (
 
 def _read_image_tar(archive: tarfile.TarFile) -> tuple[torch.Tensor, ...] | None:
     """Decode an image-folder tree straight from an archive (no extraction); ``None`` if it holds none."""
-    from PIL import Image
-
     pattern = re.compile(r"(?:^|/)(train|test)/([^/]+)/[^/]+$")
     splits: dict[str, tuple[list[np.ndarray], list[int]]] = {"train": ([], []), "test": ([], [])}
     for member in archive:
@@ -161,11 +170,7 @@ def _read_image_tar(archive: tarfile.TarFile) -> tuple[torch.Tensor, ...] | None
         split, cls = match.groups()
         if cls not in CLASSES:
             raise ValueError(f"unknown class folder {cls!r} in the archive; expected {list(CLASSES)}")
-        with Image.open(io.BytesIO(archive.extractfile(member).read())) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.uint8)
-        if array.shape != (32, 32, 3):
-            raise ValueError(f"{member.name} is {array.shape[1]}x{array.shape[0]}, not a 32x32 CIFAR-10 image")
-        splits[split][0].append(array)
+        splits[split][0].append(_decode_image(io.BytesIO(archive.extractfile(member).read()), member.name))
         splits[split][1].append(CLASSES.index(cls))
     if not splits["train"][0] and not splits["test"][0]:
         return None
@@ -173,16 +178,12 @@ def _read_image_tar(archive: tarfile.TarFile) -> tuple[torch.Tensor, ...] | None
     for split, (images, labels) in splits.items():
         if not images:
             raise ValueError(f"the archive has no {split}/ images")
-        result += [
-            torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(),
-            torch.tensor(labels, dtype=torch.int64),
-        ]
+        result += _stack(images, labels)
     return tuple(result)
 
 
 def _read_local(path: Path) -> tuple[torch.Tensor, ...]:
-    if not path.exists():
-        raise FileNotFoundError(f"CIFAR-10 copy not found: {path} (set by argument or ${DATA_ENV_VAR})")
+    """Read an existing local copy in any supported layout."""
     if path.is_file():
         if not (path.name.endswith((".tar.gz", ".tgz", ".tar"))):
             raise ValueError(f"{path} is a file but not a .tar.gz/.tgz/.tar archive; expected {_LAYOUTS}")
@@ -236,7 +237,7 @@ def _fingerprint(tensors: tuple[torch.Tensor, ...]) -> list[int]:
     return sums
 
 
-def _cache_file(cache_dir: Path, source: str, path: Path | None) -> Path:
+def _cache_file(cache_dir: Path, path: Path | None) -> Path:
     if path is None:
         key = "download"
     else:
@@ -296,7 +297,7 @@ def load_cifar10(
     if local is not None and not local.exists():
         raise FileNotFoundError(f"CIFAR-10 copy not found: {local} (set by argument or ${DATA_ENV_VAR})")
     source = f"local copy {local.name}" if local is not None else "torchvision download of the original"
-    file = _cache_file(cache_root, source, local)
+    file = _cache_file(cache_root, local)
     tensors = _load_cache(file)
     how = "cache"
     if tensors is None:

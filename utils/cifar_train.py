@@ -26,6 +26,7 @@ from .models import FastResNet
 from .presets import choose_preset
 from .progress import Progress
 from .regularization import decay_parameter_groups
+from .reproducibility import get_device
 from .training import History
 
 __all__ = [
@@ -158,7 +159,7 @@ def train_cifar10(
         label: printed at the start of each per-epoch line.
         verbose: print a line per epoch.
     """
-    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or get_device()
     dtype = amp_dtype(device)
     data = data.subset(config.n_train, config.n_test, seed=config.seed)
     torch.manual_seed(config.seed)
