@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from utils.augment import DeviceLoader, normalize, random_flip, random_translate
+from utils.augment import DeviceLoader, normalize, random_flip, random_translate, resize
 
 
 def _batch(n=8, seed=0):
@@ -86,8 +86,31 @@ def test_loader_channels_last():
     assert x.is_contiguous(memory_format=torch.channels_last)
 
 
+def test_resize_shrinks_and_keeps_the_mean_colour():
+    x = normalize(_batch(3))
+    small = resize(x, 16)
+    assert small.shape == (3, 3, 16, 16)
+    torch.testing.assert_close(small.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=0.02, rtol=0)
+    assert resize(x, 32) is x  # already that size: no copy
+
+
+@pytest.mark.parametrize("size", [0, -4, 16.0, True])
+def test_resize_rejects_bad_sizes(size):
+    with pytest.raises(ValueError, match="size"):
+        resize(normalize(_batch(2)), size)
+
+
+def test_loader_image_size_can_change_between_epochs():
+    loader = DeviceLoader(_batch(8), torch.arange(8), 4, train=True, image_size=16, channels_last=True)
+    x, _ = next(iter(loader))
+    assert x.shape == (4, 3, 16, 16) and x.is_contiguous(memory_format=torch.channels_last)
+    loader.image_size = None
+    assert next(iter(loader))[0].shape == (4, 3, 32, 32)
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "match"), [({"batch_size": 0}, "batch_size"), ({"max_shift": -1}, "max_shift")]
+    ("kwargs", "match"),
+    [({"batch_size": 0}, "batch_size"), ({"max_shift": -1}, "max_shift"), ({"image_size": 0}, "size")],
 )
 def test_loader_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

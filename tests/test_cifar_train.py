@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 import torch
 
+from utils.augment import DeviceLoader
 from utils.cifar10 import CIFAR10
 from utils.cifar_train import CIFAR_PRESETS, TrainConfig, amp_dtype, cifar_config, train_cifar10
 
@@ -35,8 +36,12 @@ def test_cifar_config_applies_overrides_and_validates():
 
 
 @pytest.mark.parametrize(
-    "field", [{"epochs": 0}, {"lr": 0.0}, {"momentum": 1.0}, {"label_smoothing": 1.0}, {"warmup_fraction": -0.1}]
-)
+    "field",
+    [
+        {"epochs": 0}, {"lr": 0.0}, {"momentum": 1.0}, {"label_smoothing": 1.0}, {"warmup_fraction": -0.1},
+        {"low_res_epochs": 10}, {"low_res_epochs": -1}, {"low_res_size": 4},
+    ],
+)  # fmt: skip
 def test_config_rejects_bad_values(field):
     with pytest.raises(ValueError, match=next(iter(field))):
         TrainConfig(**field)
@@ -55,6 +60,25 @@ def test_history_has_curves_norms_and_final_tta(tiny_data, capsys):
     assert norms and all(f"eff_lr/{k[5:]}" in history.keys() for k in norms)
     assert 0 <= history.records[-1]["final_tta_accuracy"] <= 1
     assert capsys.readouterr().out.count("tiny epoch") == 2
+
+
+def test_low_resolution_epochs_train_then_switch_to_full_size(tiny_data, monkeypatch):
+    sizes = []
+    original_iter = DeviceLoader.__iter__
+
+    def recording_iter(self):
+        for x, y in original_iter(self):
+            sizes.append((self.train, x.shape[-1]))
+            yield x, y
+
+    monkeypatch.setattr(DeviceLoader, "__iter__", recording_iter)
+    config = dataclasses.replace(TINY, epochs=3, low_res_epochs=2, low_res_size=16)
+    _, history = train_cifar10(tiny_data, config, verbose=False)
+    train_sizes = [size for train, size in sizes if train]
+    steps = len(train_sizes) // 3
+    assert train_sizes == [16] * (2 * steps) + [32] * steps
+    assert {size for train, size in sizes if not train} == {32}  # evaluation always at full size
+    assert len(history["epoch"]) == 3
 
 
 def test_weight_decay_shrinks_conv_weights(tiny_data):

@@ -2,7 +2,8 @@
 
 The whole data set sits on the device as uint8; each batch is indexed out, converted to
 normalized floats, randomly translated (reflect padding, then a random crop) and flipped, all as
-batched tensor operations. A seeded ``torch.Generator`` makes every epoch reproducible.
+batched tensor operations, and optionally resized (progressive resizing: cheap low-resolution
+epochs first). A seeded ``torch.Generator`` makes every epoch reproducible.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 
 import torch
 
-__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "normalize", "random_translate", "random_flip", "DeviceLoader"]
+__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "normalize", "random_translate", "random_flip", "resize", "DeviceLoader"]
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -66,6 +67,20 @@ def random_flip(images: torch.Tensor, generator: torch.Generator | None = None) 
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Float images resized to ``size x size`` (bilinear, antialiased when shrinking).
+
+    Raises:
+        TypeError: if ``images`` is not a tensor. ValueError: if it is not 4-D, or ``size`` is not a positive int.
+    """
+    _check_images(images)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    if images.shape[-2:] == (size, size):
+        return images
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
+
+
 class DeviceLoader:
     """Iterate over shuffled, augmented minibatches of a data set held on ``device``.
 
@@ -74,9 +89,11 @@ class DeviceLoader:
         batch_size: examples per batch; the last partial batch is dropped when ``train``.
         train: shuffle and augment (translate by up to ``max_shift`` pixels, flip) if True.
         seed: seeds the shuffling and augmentation; ``state_dict`` saves their progress.
+        image_size: resize every batch to this size (after augmentation); ``None`` keeps the
+            native size. It is a plain attribute, so a training loop may change it between epochs.
 
     Raises:
-        ValueError: on mismatched lengths, a non-positive batch size or a bad ``max_shift``.
+        ValueError: on mismatched lengths, a non-positive batch size, a bad ``max_shift`` or ``image_size``.
     """
 
     def __init__(
@@ -91,6 +108,7 @@ class DeviceLoader:
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         channels_last: bool = False,
+        image_size: int | None = None,
     ):
         _check_images(images)
         if len(images) != len(labels):
@@ -104,6 +122,9 @@ class DeviceLoader:
         self.labels = labels.to(self.device)
         self.batch_size, self.train, self.max_shift = batch_size, train, max_shift
         self.dtype, self.channels_last = dtype, channels_last
+        if image_size is not None:
+            resize(images[:1].float(), image_size)  # validates image_size
+        self.image_size = image_size
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
@@ -121,6 +142,8 @@ class DeviceLoader:
             x = normalize(images, dtype=self.dtype)
             if self.train:
                 x = random_flip(random_translate(x, self.max_shift, self.generator), self.generator)
+            if self.image_size is not None:
+                x = resize(x, self.image_size)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, labels

@@ -5,6 +5,9 @@ linear warm-up then linear decay of the learning rate, label smoothing, weight d
 linear weights only (:func:`~utils.regularization.decay_parameter_groups`), batches augmented on
 the device, and flip test-time augmentation. On CUDA it uses mixed precision (bf16 where the GPU
 supports it natively, else fp16 with a gradient scaler) and ``channels_last``; on the CPU, fp32.
+Optionally the first ``low_res_epochs`` epochs train on images downsized to ``low_res_size``
+pixels, which cost less per image (progressive resizing, as in fast.ai's DAWNBench ImageNet
+entry); the speed benchmark's CPU sprint uses it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class TrainConfig:
     widths: tuple[int, ...] = (64, 128, 256)
     depth: int = 1
     max_shift: int = 2
+    low_res_epochs: int = 0
+    low_res_size: int = 16
     n_train: int | None = None
     n_test: int | None = None
     seed: int = 0
@@ -67,6 +72,9 @@ class TrainConfig:
             "weight_decay": self.weight_decay >= 0,
             "label_smoothing": 0 <= self.label_smoothing < 1,
             "warmup_fraction": 0 <= self.warmup_fraction < 1,
+            # the last epoch is always at full resolution: the test images are
+            "low_res_epochs": 0 <= self.low_res_epochs < self.epochs,
+            "low_res_size": self.low_res_size >= 8,
         }
         for name, ok in checks.items():
             if not ok:
@@ -203,6 +211,7 @@ def train_cifar10(
         start = time.perf_counter()
         model.train()
         loss_sum, correct, count = 0.0, 0, 0
+        train_loader.image_size = config.low_res_size if epoch <= config.low_res_epochs else None
         with Progress(len(train_loader), f"{label}epoch {epoch}") as bar:
             for x, y in train_loader:
                 with autocast:
