@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--preset", default=None, help="smoke, cpu or gpu (default: automatic)")
     parser.add_argument("--data", default=None, help="local CIFAR-10 copy (default: $BOOK_CIFAR10 or download)")
     parser.add_argument("--epochs", type=int, default=None, help="schedule length of the time-to-78%% run")
-    parser.add_argument("--original-steps", type=int, default=8, help="timed batches of the original recipe")
+    parser.add_argument("--original-steps", type=int, default=16, help="timed batches of the original recipe")
     args = parser.parse_args()
 
     preset = choose_preset(args.preset)
