@@ -67,6 +67,11 @@ def random_flip(images: torch.Tensor, generator: torch.Generator | None = None) 
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
+def _check_size(size: int) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+
+
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     """Float images resized to ``size x size`` (bilinear, antialiased when shrinking).
 
@@ -74,8 +79,7 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
         TypeError: if ``images`` is not a tensor. ValueError: if it is not 4-D, or ``size`` is not a positive int.
     """
     _check_images(images)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    _check_size(size)
     if images.shape[-2:] == (size, size):
         return images
     return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
@@ -123,7 +127,7 @@ class DeviceLoader:
         self.batch_size, self.train, self.max_shift = batch_size, train, max_shift
         self.dtype, self.channels_last = dtype, channels_last
         if image_size is not None:
-            resize(images[:1].float(), image_size)  # validates image_size
+            _check_size(image_size)
         self.image_size = image_size
         self.generator = torch.Generator().manual_seed(seed)
 
