@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.test_cifar10 import make_batches
+from utils.cifar10 import CACHE_ENV_VAR
 from utils.cifar_train import CIFAR_PRESETS
 from utils.presets import PRESET_NAMES
 
@@ -40,3 +42,16 @@ def test_throughput_is_positive_and_trains(bench):
     value = bench.throughput(model, 4, 8, torch.device("cpu"), optimizer, steps=2, warmup=1)
     assert value > 0
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_the_script_runs_end_to_end_on_generated_data(bench, tmp_path, monkeypatch, capsys):
+    # random pixels and labels: nothing to learn, so the run must report that 78 % was not reached
+    make_batches(tmp_path / "cifar-10-batches-py", per_batch=1024, n_batches=2, n_test=1024)
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setattr(
+        "sys.argv", ["cifar10_speed.py", "--preset", "smoke", "--data", str(tmp_path), "--original-steps", "1"]
+    )
+    assert bench.main() == 1
+    out = capsys.readouterr().out
+    assert "preset: smoke" in out and out.count("x the original") == 2
+    assert "original recipe, time to 78%" in out and "did not reach 78%" in out

@@ -81,6 +81,11 @@ def test_low_resolution_epochs_train_then_switch_to_full_size(tiny_data, monkeyp
     assert len(history["epoch"]) == 3
 
 
+def test_a_batch_larger_than_the_training_set_is_a_clear_error(tiny_data):
+    with pytest.raises(ValueError, match="batch_size 128 exceeds the 64 training images"):
+        train_cifar10(tiny_data, dataclasses.replace(TINY, batch_size=128), verbose=False)
+
+
 def test_weight_decay_shrinks_conv_weights(tiny_data):
     config = dataclasses.replace(TINY, epochs=3)
     _, without = train_cifar10(tiny_data, dataclasses.replace(config, weight_decay=0.0), verbose=False)

@@ -166,10 +166,16 @@ def train_cifar10(
         stop_after_epoch: stop early after this epoch (to simulate an interruption in tests).
         label: printed at the start of each per-epoch line.
         verbose: print a line per epoch.
+
+    Raises:
+        ValueError: if ``config.batch_size`` exceeds the number of training images (after ``n_train``),
+            or ``n_train``/``n_test`` exceed the data.
     """
     device = device or get_device()
     dtype = amp_dtype(device)
     data = data.subset(config.n_train, config.n_test, seed=config.seed)
+    if len(data.train_labels) < config.batch_size:  # else an epoch would have no batch at all
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(data.train_labels)} training images")
     torch.manual_seed(config.seed)
     model = FastResNet(config.widths, depth=config.depth).to(device, memory_format=torch.channels_last)
     groups = decay_parameter_groups(model, config.weight_decay)
