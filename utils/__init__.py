@@ -12,6 +12,7 @@ Small modules with one job each:
 - :mod:`utils.notebook` -- the bootstrap every chapter runs first, and ``show_source``
 - :mod:`utils.book` -- facts read from the book's own configuration (the table of contents)
 - :mod:`utils.files` -- atomic writes of checkpoints and caches
+- :mod:`utils.checks` -- argument checks shared by the helpers
 - :mod:`utils.cifar10` -- CIFAR-10 from a local copy or a download, decoded once and cached
 - :mod:`utils.augment` -- batches sampled and augmented on the device
 - :mod:`utils.models` -- the fast CIFAR-10 ResNet and the original tutorial's ResNet

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import torch
 
+from .checks import check_positive_int
+
 __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "normalize", "random_translate", "random_flip", "resize", "DeviceLoader"]
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -67,11 +69,6 @@ def random_flip(images: torch.Tensor, generator: torch.Generator | None = None) 
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
-def _check_size(size: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
-
-
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     """Float images resized to ``size x size`` (bilinear, antialiased when shrinking).
 
@@ -79,7 +76,7 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
         TypeError: if ``images`` is not a tensor. ValueError: if it is not 4-D, or ``size`` is not a positive int.
     """
     _check_images(images)
-    _check_size(size)
+    check_positive_int("size", size)
     if images.shape[-2:] == (size, size):
         return images
     return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
@@ -117,8 +114,7 @@ class DeviceLoader:
         _check_images(images)
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size)
         if max_shift < 0:
             raise ValueError(f"max_shift must be >= 0, got {max_shift}")
         self.device = torch.device(device)
@@ -127,7 +123,7 @@ class DeviceLoader:
         self.batch_size, self.train, self.max_shift = batch_size, train, max_shift
         self.dtype, self.channels_last = dtype, channels_last
         if image_size is not None:
-            _check_size(image_size)
+            check_positive_int("image_size", image_size)
         self.image_size = image_size
         self.generator = torch.Generator().manual_seed(seed)
 

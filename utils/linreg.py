@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checks import check_positive_int
 from .regularization import l2_penalty
 from .training import History, fit
 
@@ -57,8 +58,7 @@ def make_regression_data(
     """
     sizes = {"n_train": n_train, "n_test": n_test, "num_inputs": num_inputs, "batch_size": batch_size}
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(name, value)
     from d2l import torch as d2l
 
     torch.manual_seed(seed)
@@ -112,8 +112,7 @@ def train_scratch(
     """
     if not lambd >= 0:
         raise ValueError(f"lambd must be >= 0, got {lambd}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    check_positive_int("epochs", epochs)
     torch.manual_seed(seed)  # the same seed gives the same init and the same minibatch order
     w, b = init_linear_params(data.num_inputs)
 

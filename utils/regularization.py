@@ -12,6 +12,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from .checks import check_positive_int
+
 __all__ = [
     "l2_penalty",
     "l1_penalty",
@@ -175,8 +177,7 @@ def lasso_ista(X: torch.Tensor, y: torch.Tensor, lam: float, steps: int = 5000) 
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be (n, d) and y (n,), got {tuple(X.shape)} and {tuple(y.shape)}")
     lam = _check_non_negative("lam", lam)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    check_positive_int("steps", steps)
     n = X.shape[0]
     step = n / torch.linalg.matrix_norm(X, ord=2) ** 2
     w = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)

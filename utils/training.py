@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .checks import check_positive_int
 from .progress import Progress
 
 __all__ = ["History", "evaluate", "fit"]
@@ -104,8 +105,7 @@ def fit(
     Raises:
         ValueError: if ``epochs`` is not a positive int or ``print_every`` is negative.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    check_positive_int("epochs", epochs)
     if print_every < 0:
         raise ValueError(f"print_every must be >= 0, got {print_every}")
     history = History()
