@@ -28,7 +28,7 @@ from .files import atomic_torch_save
 from .models import FastResNet
 from .presets import choose_preset
 from .progress import Progress
-from .regularization import decay_parameter_groups
+from .regularization import decay_parameter_groups, parameter_norms
 from .reproducibility import get_device
 from .training import History
 
@@ -245,10 +245,9 @@ def train_cifar10(
         epoch_steps = range((epoch - 1) * len(train_loader), epoch * len(train_loader))
         factors = [lr_factor(t, total_steps, config.warmup_fraction) for t in epoch_steps]
         lr_mean = config.lr * sum(factors) / len(factors)
-        for name, weight in conv_weights.items():
-            norm_sq = float(weight.detach().float().pow(2).sum())
-            record[f"norm/{name}"] = norm_sq**0.5
-            record[f"eff_lr/{name}"] = lr_mean / norm_sq
+        for name, norm in parameter_norms(conv_weights.items()).items():
+            record[f"norm/{name}"] = norm
+            record[f"eff_lr/{name}"] = lr_mean / norm**2
         if epoch == config.epochs:
             record["final_tta_accuracy"] = evaluate_cifar10(model, test_loader, tta=True, dtype=dtype)["accuracy"]
         history.append(**record)
