@@ -1,6 +1,9 @@
 """The set-up promises: one pinned stack for pip and conda, and a Makefile that CI relies on."""
 
+import os
 import re
+import subprocess
+import sys
 
 import yaml
 
@@ -39,3 +42,24 @@ def test_makefile_installs_d2l_without_dependencies(root):
 
 def test_ci_runs_make_test(root):
     assert "make test" in (root / ".ci" / "run").read_text()
+
+
+def _perturbed_numerics(root):
+    """The environment of `make notebooks-perturbed`, read from the Makefile."""
+    makefile = (root / "Makefile").read_text().replace("\\\n", " ")
+    line = re.search(r"^PERTURBED_NUMERICS := (.+)$", makefile, re.MULTILINE).group(1)
+    return dict(item.split("=", 1) for item in line.split())
+
+
+def test_make_test_runs_the_notebooks_under_perturbed_numerics_too(root):
+    makefile = (root / "Makefile").read_text()
+    recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE).group(1)
+    targets = {word for line in recipe.splitlines() for word in line.split()}
+    assert {"lint", "unit", "notebooks", "notebooks-perturbed", "build-check", "browser"} <= targets
+
+
+def test_perturbed_numerics_really_change_pytorchs_kernels_and_threads(root):
+    env = os.environ | _perturbed_numerics(root)
+    code = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["DEFAULT", "1"]
