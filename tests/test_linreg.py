@@ -1,7 +1,16 @@
 import pytest
 import torch
 
-from utils.linreg import half_mse, make_regression_data, squared_loss, train_concise, train_scratch
+from utils.linreg import (
+    RegressionDraws,
+    draw_regression_data,
+    half_mse,
+    make_regression_data,
+    squared_loss,
+    train_concise,
+    train_scratch,
+    train_scratch_repeated,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +66,96 @@ def test_train_scratch_bad_input(data):
 def test_train_concise_rejects_negative_decay(data):
     with pytest.raises(ValueError, match="weight_decay"):
         train_concise(data, -0.1, epochs=1)
+
+
+@pytest.fixture(scope="module")
+def draws():
+    return draw_regression_data(4, n_train=10, n_test=30, num_inputs=25, seed=5)
+
+
+def test_draws_stack_independent_float64_data_sets(draws):
+    assert draws.train_features.shape == (4, 10, 25) and draws.train_labels.shape == (4, 10)
+    assert draws.test_features.shape == (4, 30, 25) and draws.test_labels.shape == (4, 30)
+    assert draws.repeats == 4 and draws.num_inputs == 25
+    assert draws.train_features.dtype == torch.float64
+    assert not torch.equal(draws.train_features[0], draws.train_features[1])
+
+
+def test_draws_follow_the_model_and_the_seed(draws):
+    noise = draws.train_labels - draws.train_features @ draws.true_w - draws.true_b
+    assert noise.abs().max() < 0.06  # noise sd 0.01: 6 sd
+    same_seed = draw_regression_data(4, n_train=10, n_test=30, num_inputs=25, seed=5)
+    other_seed = draw_regression_data(4, n_train=10, n_test=30, num_inputs=25, seed=6)
+    torch.testing.assert_close(same_seed.test_labels, draws.test_labels, rtol=0, atol=0)
+    assert not torch.equal(other_seed.test_labels, draws.test_labels)
+
+
+@pytest.mark.parametrize("kwargs", [{"repeats": 0}, {"n_train": -1}, {"num_inputs": 2.5}])
+def test_draws_reject_bad_sizes(kwargs):
+    arguments = {"repeats": 2} | kwargs
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        draw_regression_data(**arguments)
+
+
+@pytest.mark.parametrize("lambd", [0.0, 3.0])
+def test_repeated_full_batch_matches_train_scratch(lambd):
+    """With one batch per epoch the order does not matter, so the batched trainer must follow train_scratch."""
+    data = make_regression_data(batch_size=20, seed=0)
+    w, b, history = train_scratch(data, lambd, epochs=30, seed=1)
+    torch.manual_seed(1)
+    w_init = torch.normal(0, 1, size=(200, 1)).T  # train_scratch's initialisation for seed 1, as one row
+    one_draw = RegressionDraws(
+        train_features=data.train_features.double()[None],
+        train_labels=data.train_labels.double().T,
+        test_features=data.test_features.double()[None],
+        test_labels=data.test_labels.double().T,
+        true_w=data.true_w.double()[:, 0],
+        true_b=data.true_b,
+    )
+    runs = train_scratch_repeated(one_draw, lambd, w_init, epochs=30, batch_size=20)
+    torch.testing.assert_close(runs.w[0], w[:, 0].double(), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(runs.b, b.double(), rtol=1e-4, atol=1e-5)
+    assert runs.test_loss.item() == pytest.approx(history["test_loss"][-1], rel=1e-3)
+    assert runs.w_norm.item() == pytest.approx(history["w_norm"][-1], rel=1e-4)
+
+
+@pytest.mark.parametrize("lambd", [0.0, 0.5])
+def test_repeated_decays_the_null_space_part_exactly(draws, lambd):
+    """The data never touch the part of w orthogonal to the training inputs: only the decay does."""
+    w_init = torch.randn(4, 25, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    runs = train_scratch_repeated(draws, lambd, w_init, epochs=7, lr=0.01, batch_size=3)
+    steps = 7 * 4  # batches of 3, 3, 3 and 1
+    for r in range(4):
+        null_basis = torch.linalg.svd(draws.train_features[r]).Vh[10:].T
+        torch.testing.assert_close(null_basis.T @ runs.w[r], (1 - 0.01 * lambd) ** steps * (null_basis.T @ w_init[r]))
+
+
+def test_repeated_runs_with_the_same_seed_differ_only_by_lambda(draws):
+    w_init = torch.zeros(4, 25, dtype=torch.float64)
+    first = train_scratch_repeated(draws, 0.1, w_init, epochs=3, batch_size=3, seed=2)
+    again = train_scratch_repeated(draws, 0.1, w_init, epochs=3, batch_size=3, seed=2)
+    other_order = train_scratch_repeated(draws, 0.1, w_init, epochs=3, batch_size=3, seed=3)
+    torch.testing.assert_close(first.w, again.w, rtol=0, atol=0)
+    assert not torch.equal(first.w, other_order.w)
+
+
+def test_repeated_run_losses_and_norms(draws):
+    runs = train_scratch_repeated(draws, 1.0, torch.zeros(4, 25, dtype=torch.float64), epochs=2)
+    residual = draws.test_features @ runs.w[..., None] + runs.b[:, None, None] - draws.test_labels[..., None]
+    torch.testing.assert_close(runs.test_loss, (residual[..., 0] ** 2 / 2).mean(dim=1))
+    torch.testing.assert_close(runs.w_norm, runs.w.norm(dim=1))
+    assert runs.train_loss.shape == runs.test_loss.shape == runs.b.shape == (4,)
+
+
+@pytest.mark.parametrize(
+    ("lambd", "w_init", "kwargs", "message"),
+    [
+        (-1.0, torch.zeros(4, 25), {}, "lambd"),
+        (1.0, torch.zeros(3, 25), {}, "w_init"),
+        (1.0, torch.zeros(4, 25), {"batch_size": 0}, "batch_size"),
+        (1.0, torch.zeros(4, 25), {"epochs": 1.5}, "epochs"),
+    ],
+)
+def test_repeated_rejects_bad_input(draws, lambd, w_init, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train_scratch_repeated(draws, lambd, w_init, **kwargs)

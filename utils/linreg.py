@@ -3,7 +3,8 @@
 The experiment of Zhang et al., *Dive into Deep Learning*, section "Weight Decay": 20 training
 examples, 200 inputs, ``y = 0.01 * sum(x) + 0.05 + noise``. Far more parameters than examples,
 so an unregularized model memorises the noise. Chapters 2 and 3 share this code so that the
-concise version can be proved equal to the from-scratch one.
+concise version can be proved equal to the from-scratch one. The batched helpers at the end run
+the experiment on many fresh draws at once, so that a comparison can state its spread.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ __all__ = [
     "sgd_",
     "train_scratch",
     "train_concise",
+    "RegressionDraws",
+    "draw_regression_data",
+    "RepeatedRuns",
+    "train_scratch_repeated",
 ]
 
 
@@ -181,3 +186,126 @@ def train_concise(
     )
     return net, history
 
+
+@dataclass
+class RegressionDraws:
+    """``repeats`` independent data sets of the experiment, stacked along a leading dimension.
+
+    Features have shape ``(repeats, n, num_inputs)`` and labels ``(repeats, n)``, all float64.
+    """
+
+    train_features: torch.Tensor
+    train_labels: torch.Tensor
+    test_features: torch.Tensor
+    test_labels: torch.Tensor
+    true_w: torch.Tensor
+    true_b: float
+
+    @property
+    def repeats(self) -> int:
+        """Number of independent data sets."""
+        return self.train_features.shape[0]
+
+    @property
+    def num_inputs(self) -> int:
+        """Number of input features."""
+        return self.train_features.shape[2]
+
+
+def draw_regression_data(
+    repeats: int, *, n_train: int = 20, n_test: int = 100, num_inputs: int = 200, seed: int = 0
+) -> RegressionDraws:
+    """``repeats`` fresh data sets of the experiment of :func:`make_regression_data`, drawn at once.
+
+    The model is that of ``d2l.synthetic_data``: ``x ~ N(0, I)``, ``y = 0.01 * sum(x) + 0.05 + e``
+    with ``e ~ N(0, 0.01^2)``. The numbers are drawn in float64 from a generator seeded with
+    ``seed``; float64 normal draws are the same on every CPU, float32 ones are not.
+
+    Raises:
+        ValueError: if a size is not a positive integer.
+    """
+    sizes = {"repeats": repeats, "n_train": n_train, "n_test": n_test, "num_inputs": num_inputs}
+    for name, value in sizes.items():
+        check_positive_int(name, value)
+    generator = torch.Generator().manual_seed(seed)
+    true_w, true_b = torch.full((num_inputs,), 0.01, dtype=torch.float64), 0.05
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        X = torch.randn(repeats, n, num_inputs, generator=generator, dtype=torch.float64)
+        noise = torch.randn(repeats, n, generator=generator, dtype=torch.float64)
+        return X, X @ true_w + true_b + 0.01 * noise
+
+    train_X, train_y = draw(n_train)
+    test_X, test_y = draw(n_test)
+    return RegressionDraws(train_X, train_y, test_X, test_y, true_w, true_b)
+
+
+@dataclass
+class RepeatedRuns:
+    """The final state of one training run per repetition: row ``r`` belongs to data set ``r``."""
+
+    w: torch.Tensor  # (repeats, num_inputs)
+    b: torch.Tensor  # (repeats,)
+    train_loss: torch.Tensor  # (repeats,) mean of (y_hat - y)^2 / 2 on the training set
+    test_loss: torch.Tensor  # (repeats,) the same on the test set
+
+    @property
+    def w_norm(self) -> torch.Tensor:
+        """``||w||`` of each repetition."""
+        return self.w.norm(dim=1)
+
+
+def _half_squared_error(X: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    residual = (X @ w[..., None])[..., 0] + b[:, None] - y
+    return (residual**2 / 2).mean(dim=1)
+
+
+@torch.no_grad()
+def train_scratch_repeated(
+    draws: RegressionDraws,
+    lambd: float,
+    w_init: torch.Tensor,
+    *,
+    epochs: int = 100,
+    lr: float = 0.003,
+    batch_size: int = 5,
+    seed: int = 1,
+) -> RepeatedRuns:
+    """:func:`train_scratch` on every data set of ``draws`` at once, batched over the repetitions.
+
+    Repetition ``r`` starts from ``w = w_init[r]`` and ``b = 0`` and runs minibatch SGD on
+    ``(x^T w + b - y)^2 / 2 + lambd * ||w||^2 / 2`` with the gradient written out,
+    ``X_B^T (X_B w + b - y_B) / |B| + lambd * w``. Each epoch visits every training example once,
+    in an order drawn per repetition from a generator seeded with ``seed``: runs with the same
+    ``seed`` and ``w_init`` differ only in ``lambd``, which makes them a paired comparison.
+
+    Raises:
+        ValueError: if ``lambd`` is negative, a count is not a positive int, or ``w_init`` does
+            not have shape ``(repeats, num_inputs)``.
+    """
+    if not lambd >= 0:
+        raise ValueError(f"lambd must be >= 0, got {lambd}")
+    for name, value in {"epochs": epochs, "batch_size": batch_size}.items():
+        check_positive_int(name, value)
+    repeats, n_train, num_inputs = draws.train_features.shape
+    if w_init.shape != (repeats, num_inputs):
+        raise ValueError(f"w_init must have shape {(repeats, num_inputs)}, got {tuple(w_init.shape)}")
+    generator = torch.Generator().manual_seed(seed)
+    w = w_init.to(torch.float64).clone()
+    b = torch.zeros(repeats, dtype=torch.float64)
+    rows = torch.arange(repeats)[:, None]
+    for _ in range(epochs):
+        order = torch.rand(repeats, n_train, generator=generator, dtype=torch.float64).argsort(dim=1)
+        for start in range(0, n_train, batch_size):
+            batch = order[:, start : start + batch_size]
+            X, y = draws.train_features[rows, batch], draws.train_labels[rows, batch]  # (R, B, d), (R, B)
+            residual = (X @ w[..., None])[..., 0] + b[:, None] - y
+            grad_w = (X.mT @ residual[..., None])[..., 0] / batch.shape[1] + lambd * w
+            w -= lr * grad_w
+            b -= lr * residual.mean(dim=1)
+    return RepeatedRuns(
+        w=w,
+        b=b,
+        train_loss=_half_squared_error(draws.train_features, draws.train_labels, w, b),
+        test_loss=_half_squared_error(draws.test_features, draws.test_labels, w, b),
+    )
