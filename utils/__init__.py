@@ -9,6 +9,8 @@ Small modules with one job each:
 - :mod:`utils.plotting` -- labelled curves
 - :mod:`utils.regularization` -- penalties, weight decay parameter groups, ridge, dropout
 - :mod:`utils.linreg` -- d2l's high-dimensional regression experiment (chapters 2 and 3)
+- :mod:`utils.dropout_study` -- chapter 4's experiments: many MLPs trained at once, dropout on CIFAR-10
+- :mod:`utils.stats` -- paired comparisons over repetitions (mean, sd, t interval, sign test)
 - :mod:`utils.notebook` -- the bootstrap every chapter runs first, and ``show_source``
 - :mod:`utils.book` -- facts read from the book's own configuration (the table of contents)
 - :mod:`utils.files` -- atomic writes of checkpoints and caches

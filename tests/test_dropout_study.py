@@ -1,0 +1,165 @@
+"""utils.dropout_study: the stacked MLP trains each copy exactly as it would train alone."""
+
+import pytest
+import torch
+from torch import nn
+
+from utils.cifar10 import CIFAR10
+from utils.dropout_study import (
+    CIFAR_MLP_PRESETS,
+    CifarMLPConfig,
+    MLPStack,
+    cifar_mlp,
+    cifar_mlp_run,
+    regression_mlp,
+    train_stack,
+)
+from utils.regularization import ScratchDropout
+from utils.reproducibility import set_seed
+
+X = torch.linspace(-1, 1, 6, dtype=torch.float64).unsqueeze(1)
+
+
+def _models(n, p=0.0, hidden=8):
+    models = []
+    for seed in range(n):
+        set_seed(seed)
+        models.append(regression_mlp(hidden=hidden, p=p))
+    return models
+
+
+def test_regression_mlp_has_the_experiment_shape():
+    model = regression_mlp()
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(1, 200), (200, 200), (200, 200), (200, 1)]
+    assert sum(isinstance(m, ScratchDropout) for m in model) == 3
+    assert all(p.dtype == torch.float64 for p in model.parameters())
+
+
+def test_stack_forward_equals_each_model_in_eval_mode():
+    models = _models(3, p=0.5)
+    stack = MLPStack(models).eval()
+    out = stack(X.expand(3, -1, -1))
+    for r, model in enumerate(models):
+        torch.testing.assert_close(out[r], model.eval()(X))
+
+
+def test_stack_draws_dropout_masks_only_in_training_mode():
+    stack = MLPStack(_models(2, p=0.5))
+    x = X.expand(2, -1, -1)
+    assert not torch.equal(stack.train()(x), stack(x))
+    torch.testing.assert_close(stack.eval()(x), stack(x))
+
+
+def test_train_stack_matches_training_each_copy_alone():
+    y = 1.5 * X + 0.1 * torch.randn(3, 6, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    stack = MLPStack(_models(3))
+    history = train_stack(stack, X, y, iterations=50, lr=0.05, momentum=0.9, record_every=10)
+    for r, model in enumerate(_models(3)):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        for _ in range(50):
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(X), y[r]).backward()
+            optimizer.step()
+        linears = [m for m in model if isinstance(m, nn.Linear)]
+        for weight, bias, layer in zip(stack.weights, stack.biases, linears, strict=True):
+            torch.testing.assert_close(weight[r].T, layer.weight.detach())
+            torch.testing.assert_close(bias[r, 0], layer.bias.detach())
+    assert history.iterations == [10, 20, 30, 40, 50]
+    assert history.weight_norms.shape == history.grad_norms.shape == (5, 4, 3)
+    assert (history.grad_norms > 0).all()
+
+
+def test_train_stack_records_nothing_by_default():
+    history = train_stack(MLPStack(_models(2)), X, torch.zeros(2, 6, 1, dtype=torch.float64), iterations=2, lr=0.01)
+    assert history.iterations == [] and history.weight_norms.shape == (0, 4, 2)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: MLPStack([]), "empty"),
+        (lambda: MLPStack([nn.Sequential(nn.Linear(1, 2)), nn.Sequential(nn.ReLU())]), "differs"),
+        (lambda: MLPStack([nn.Sequential(nn.Linear(1, 2), nn.Tanh())]), "unsupported layer 1: Tanh"),
+    ],
+)
+def test_stack_rejects_what_it_cannot_stack(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_stack_and_trainer_reject_bad_shapes():
+    stack = MLPStack(_models(2))
+    with pytest.raises(ValueError, match=r"x must have shape \(2, N, features\)"):
+        stack(X)
+    with pytest.raises(ValueError, match="y must have shape"):
+        train_stack(stack, X, torch.zeros(3, 6, 1, dtype=torch.float64), iterations=1, lr=0.1)
+    with pytest.raises(ValueError, match="iterations"):
+        train_stack(stack, X, torch.zeros(2, 6, 1, dtype=torch.float64), iterations=0, lr=0.1)
+
+
+def _fake_cifar(n_train=60, n_test=40):
+    g = torch.Generator().manual_seed(0)
+
+    def split(n):
+        labels = torch.arange(n) % 10
+        images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+        images[:, :, :10] = 0
+        images[torch.arange(n), :, labels] = 255  # a bright row tells the class
+        return images, labels
+
+    return CIFAR10(*split(n_train), *split(n_test), source="generated")
+
+
+def test_cifar_mlp_run_learns_a_learnable_signal_and_reports_clean_accuracies():
+    config = CifarMLPConfig(n_train=60, n_test=40, hidden=32, epochs=10, batch_size=20, lr=0.05, seeds=1)
+    result = cifar_mlp_run(_fake_cifar(), 0.2, seed=0, config=config)
+    assert set(result) == {"train_accuracy", "test_accuracy", "gap", "seconds"}
+    assert result["test_accuracy"] > 0.8  # chance is 0.1
+    assert result["gap"] == pytest.approx(result["train_accuracy"] - result["test_accuracy"])
+
+
+def test_cifar_mlp_run_is_paired_by_seed():
+    config = CifarMLPConfig(n_train=60, n_test=40, hidden=16, epochs=2, batch_size=20, lr=0.05, seeds=1)
+    first, second = (cifar_mlp_run(_fake_cifar(), 0.0, seed=3, config=config) for _ in range(2))
+    assert first["train_accuracy"] == second["train_accuracy"] and first["test_accuracy"] == second["test_accuracy"]
+
+
+def test_cifar_presets_cover_every_preset_with_at_least_three_seeds():
+    from utils.presets import PRESET_NAMES
+
+    assert set(CIFAR_MLP_PRESETS) == set(PRESET_NAMES)
+    assert all(config.seeds >= 3 for config in CIFAR_MLP_PRESETS.values())
+    assert CIFAR_MLP_PRESETS["smoke"].epochs < CIFAR_MLP_PRESETS["cpu"].epochs
+    assert cifar_mlp(16, 0.5)(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_portable_uniform_draws_the_default_linear_distribution_from_torch_rand():
+    from utils.dropout_study import portable_uniform_
+
+    torch.manual_seed(0)
+    w = portable_uniform_(torch.empty(200, 200, dtype=torch.float64), 0.07)
+    torch.manual_seed(0)
+    torch.testing.assert_close(w, (torch.rand(200, 200, dtype=torch.float64) * 2 - 1) * 0.07, rtol=0, atol=0)
+    assert w.abs().max() <= 0.07 and w.std().item() == pytest.approx(0.07 / 3**0.5, rel=0.02)
+
+
+def test_regression_mlp_is_the_same_network_under_another_cpus_kernels():
+    """nn.Linear's own initialisation differs in its last bits between instruction sets; ours must not."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import hashlib, torch; from utils.dropout_study import regression_mlp; torch.manual_seed(2); "
+        "print(hashlib.md5(b''.join(p.detach().numpy().tobytes() for p in regression_mlp().parameters())).hexdigest())"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+
+    def digest(**env):
+        run = subprocess.run([sys.executable, "-c", code], env=os.environ | env, cwd=root,
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        return run.stdout.strip()
+
+    assert digest() == digest(ATEN_CPU_CAPABILITY="default", OMP_NUM_THREADS="1")
