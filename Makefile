@@ -10,7 +10,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning:jupyter_client
 
 CJK_FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
-.PHONY: help install browser-deps book test lint unit notebooks notebooks-perturbed build-check browser execute clean
+.PHONY: help install browser-deps book test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute clean
 
 help:
 	@echo "make book     install into .venv and build the HTML book in _build/html"
@@ -83,10 +83,17 @@ build-check: install
 browser: install browser-deps
 	$(BIN)/python -m pytest tests/browser -q
 
-# Two jobs at a time (the perturbed notebooks use one thread), each target's output printed in one
-# piece; the browser test needs the book that build-check builds, so it comes last.
+# The perturbed notebooks use one thread: they run beside the mostly single-threaded checks (each
+# block of output printed in one piece), then the native notebooks run alone, with both cores.
 test: install
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint unit notebooks notebooks-perturbed build-check
+	$(MAKE) --no-print-directory -j2 --output-sync=target notebooks-perturbed serial-checks
+	$(MAKE) --no-print-directory notebooks
+
+# In this order: the browser test needs the book that build-check builds.
+serial-checks: install
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory build-check
 	$(MAKE) --no-print-directory browser
 
 execute: install
