@@ -1,6 +1,6 @@
 import pytest
 
-from utils.book import toc_files
+from tests.book_toc import toc_files
 
 
 def test_toc_files_reads_parts_chapters_and_sections(tmp_path):

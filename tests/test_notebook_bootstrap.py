@@ -84,9 +84,18 @@ def test_repository_url_is_the_one_in_config(root):
     assert config["repository"]["url"] == REPOSITORY_URL
 
 
-def test_show_source_displays_code(capsys):
+def test_show_source_displays_the_objects_own_source_as_a_python_block(monkeypatch):
+    import inspect
+
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
     show_source(setup_notebook)
-    assert "Markdown" in capsys.readouterr().out  # IPython falls back to the object's repr outside Jupyter
+    assert len(shown) == 1
+    markdown = shown[0].data
+    assert markdown == f"```python\n{inspect.getsource(setup_notebook).rstrip()}\n```"
+    assert markdown.splitlines()[1].startswith("def setup_notebook(")
 
 
 def test_show_source_rejects_objects_without_source():

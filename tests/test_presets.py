@@ -22,9 +22,13 @@ def test_argument_wins_over_environment():
     assert choose_preset("smoke", environ={PRESET_ENV_VAR: "gpu"}, cuda_available=True) == "smoke"
 
 
-@pytest.mark.parametrize("name", PRESET_NAMES)
-def test_every_named_preset_is_accepted(name):
-    assert choose_preset(name, environ={}) == name
+def test_the_three_presets_and_every_table_of_sizes_covers_them():
+    from utils.cifar_train import CIFAR_PRESETS
+    from utils.dropout_study import CIFAR_MLP_PRESETS
+
+    assert PRESET_NAMES == ("smoke", "cpu", "gpu")
+    assert set(CIFAR_PRESETS) == set(CIFAR_MLP_PRESETS) == set(PRESET_NAMES)
+    assert [choose_preset(name, environ={}) for name in PRESET_NAMES] == ["smoke", "cpu", "gpu"]
 
 
 def test_unknown_argument_is_a_clear_error():

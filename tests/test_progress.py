@@ -1,6 +1,6 @@
 import pytest
 
-from utils.progress import Progress, progress, progress_enabled
+from utils.progress import Progress, progress_enabled
 
 
 @pytest.mark.parametrize(("value", "expected"), [("0", False), ("off", False), ("1", True), ("yes", True)])
@@ -26,11 +26,6 @@ def test_terminal_progress_erases_itself_and_never_uses_stderr(capsys):
     assert "train [" in captured.out and "2/2" in captured.out
     assert captured.out.endswith("\r")  # the line is blanked at the end
     assert captured.err == ""
-
-
-def test_progress_iterates_over_all_items(monkeypatch):
-    monkeypatch.setenv("BOOK_PROGRESS", "0")
-    assert list(progress([1, 2, 3])) == [1, 2, 3]
 
 
 @pytest.mark.parametrize("bad", [-1, 2.5])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.book import toc_files
+from tests.book_toc import toc_files
 from utils.notebook import BOOTSTRAP_CELL
 
 ROOT = Path(__file__).resolve().parents[1]

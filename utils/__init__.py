@@ -12,7 +12,6 @@ Small modules with one job each:
 - :mod:`utils.dropout_study` -- chapter 4's experiments: many MLPs trained at once, dropout on CIFAR-10
 - :mod:`utils.stats` -- paired comparisons over repetitions (mean, sd, t interval, sign test)
 - :mod:`utils.notebook` -- the bootstrap every chapter runs first, and ``show_source``
-- :mod:`utils.book` -- facts read from the book's own configuration (the table of contents)
 - :mod:`utils.files` -- atomic writes of checkpoints and caches
 - :mod:`utils.checks` -- argument checks shared by the helpers
 - :mod:`utils.cifar10` -- CIFAR-10 from a local copy or a download, decoded once and cached

@@ -12,19 +12,12 @@ from collections.abc import Iterator
 
 import torch
 
-from .checks import check_positive_int
+from .checks import image_batch, positive_int
 
 __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "normalize", "random_translate", "random_flip", "resize", "DeviceLoader"]
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-
-
-def _check_images(images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
 
 
 def normalize(images: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD, dtype=torch.float32) -> torch.Tensor:
@@ -33,7 +26,7 @@ def normalize(images: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD, dtype=to
     Raises:
         TypeError: if ``images`` is not a tensor. ValueError: if it is not 4-D with 3 channels.
     """
-    _check_images(images)
+    image_batch("images", images)
     if images.shape[1] != len(mean):
         raise ValueError(f"images have {images.shape[1]} channels, mean/std have {len(mean)}")
     m = torch.tensor(mean, device=images.device, dtype=dtype).view(1, -1, 1, 1)
@@ -47,7 +40,7 @@ def random_translate(images: torch.Tensor, max_shift: int, generator: torch.Gene
     Raises:
         ValueError: if ``max_shift`` is negative or not smaller than the image size.
     """
-    _check_images(images)
+    image_batch("images", images)
     n, _, h, w = images.shape
     if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift < min(h, w):
         raise ValueError(f"max_shift must be an int in [0, {min(h, w)}), got {max_shift!r}")
@@ -64,7 +57,7 @@ def random_translate(images: torch.Tensor, max_shift: int, generator: torch.Gene
 
 def random_flip(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2."""
-    _check_images(images)
+    image_batch("images", images)
     flip = (torch.rand(len(images), generator=generator, device="cpu") < 0.5).to(images.device)
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
@@ -75,8 +68,8 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     Raises:
         TypeError: if ``images`` is not a tensor. ValueError: if it is not 4-D, or ``size`` is not a positive int.
     """
-    _check_images(images)
-    check_positive_int("size", size)
+    image_batch("images", images)
+    positive_int("size", size)
     if images.shape[-2:] == (size, size):
         return images
     return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
@@ -111,10 +104,10 @@ class DeviceLoader:
         channels_last: bool = False,
         image_size: int | None = None,
     ):
-        _check_images(images)
+        image_batch("images", images)
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        check_positive_int("batch_size", batch_size)
+        positive_int("batch_size", batch_size)
         if max_shift < 0:
             raise ValueError(f"max_shift must be >= 0, got {max_shift}")
         self.device = torch.device(device)
@@ -123,7 +116,7 @@ class DeviceLoader:
         self.batch_size, self.train, self.max_shift = batch_size, train, max_shift
         self.dtype, self.channels_last = dtype, channels_last
         if image_size is not None:
-            check_positive_int("image_size", image_size)
+            positive_int("image_size", image_size)
         self.image_size = image_size
         self.generator = torch.Generator().manual_seed(seed)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .checks import check_positive_int
+from .checks import checked, positive_int, probability
 from .cifar10 import CIFAR10
 from .regularization import ScratchDropout, dropout
 
@@ -50,6 +50,7 @@ def portable_uniform_(tensor: torch.Tensor, bound: float) -> torch.Tensor:
     return tensor.copy_(u.mul_(2).sub_(1).mul_(bound))
 
 
+@checked(hidden=positive_int, p=probability)
 def regression_mlp(hidden: int = 200, p: float = 0.0, dtype: torch.dtype = torch.float64) -> nn.Sequential:
     """``1 -> hidden -> hidden -> hidden -> 1`` with ReLUs and dropout ``p`` before the last three layers.
 
@@ -57,7 +58,6 @@ def regression_mlp(hidden: int = 200, p: float = 0.0, dtype: torch.dtype = torch
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), but with :func:`portable_uniform_`, so that a seed gives the
     same network on every CPU.
     """
-    check_positive_int("hidden", hidden)
     model = nn.Sequential(
         nn.Linear(1, hidden), nn.ReLU(),
         ScratchDropout(p), nn.Linear(hidden, hidden), nn.ReLU(),
@@ -138,6 +138,7 @@ class StackHistory:
     grad_norms: torch.Tensor
 
 
+@checked(iterations=positive_int)
 def train_stack(
     stack: MLPStack,
     x: torch.Tensor,
@@ -157,7 +158,6 @@ def train_stack(
     Raises:
         ValueError: on bad shapes or a non-positive ``iterations``.
     """
-    check_positive_int("iterations", iterations)
     if record_every < 0:
         raise ValueError(f"record_every must be >= 0, got {record_every}")
     if x.ndim == 2:
@@ -208,9 +208,9 @@ CIFAR_MLP_PRESETS: dict[str, CifarMLPConfig] = {
 }
 
 
+@checked(hidden=positive_int, p=probability)
 def cifar_mlp(hidden: int, p: float) -> nn.Sequential:
     """``3072 -> hidden -> hidden -> 10`` with ReLUs and ``nn.Dropout(p)`` after each hidden layer."""
-    check_positive_int("hidden", hidden)
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(3 * 32 * 32, hidden), nn.ReLU(), nn.Dropout(p),

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .checks import check_positive_int
+from .checks import checked, non_negative, positive_int
 from .regularization import l2_penalty
 from .training import History, fit
 
@@ -53,6 +53,7 @@ class RegressionData:
         return self.train_features.shape[1]
 
 
+@checked(n_train=positive_int, n_test=positive_int, num_inputs=positive_int, batch_size=positive_int)
 def make_regression_data(
     n_train: int = 20, n_test: int = 100, num_inputs: int = 200, batch_size: int = 5, seed: int = 0
 ) -> RegressionData:
@@ -61,9 +62,6 @@ def make_regression_data(
     Raises:
         ValueError: if a size is not a positive integer.
     """
-    sizes = {"n_train": n_train, "n_test": n_test, "num_inputs": num_inputs, "batch_size": batch_size}
-    for name, value in sizes.items():
-        check_positive_int(name, value)
     from d2l import torch as d2l
 
     torch.manual_seed(seed)
@@ -103,6 +101,7 @@ def _norm_metric(w: torch.Tensor) -> dict[str, float]:
     return {"w_norm": float(w.detach().norm())}
 
 
+@checked(lambd=non_negative, epochs=positive_int)
 def train_scratch(
     data: RegressionData, lambd: float, *, epochs: int = 100, lr: float = 0.003, seed: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor, History]:
@@ -115,9 +114,6 @@ def train_scratch(
     Raises:
         ValueError: if ``lambd`` is negative or ``epochs`` is not a positive int.
     """
-    if not lambd >= 0:
-        raise ValueError(f"lambd must be >= 0, got {lambd}")
-    check_positive_int("epochs", epochs)
     torch.manual_seed(seed)  # the same seed gives the same init and the same minibatch order
     w, b = init_linear_params(data.num_inputs)
 
@@ -140,6 +136,7 @@ def train_scratch(
     return w.detach(), b.detach(), history
 
 
+@checked(weight_decay=non_negative)  # torch.optim checks only the default, not a group's own value
 def train_concise(
     data: RegressionData,
     weight_decay: float,
@@ -157,8 +154,6 @@ def train_concise(
     Raises:
         ValueError: if ``weight_decay`` is negative.
     """
-    if not weight_decay >= 0:  # torch.optim only checks the default, not a group's own value
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
     net = nn.Linear(data.num_inputs, 1)  # its default init draws random numbers: seed after it
     torch.manual_seed(seed)
     w, b = init_linear_params(data.num_inputs)
@@ -212,6 +207,7 @@ class RegressionDraws:
         return self.train_features.shape[2]
 
 
+@checked(repeats=positive_int, n_train=positive_int, n_test=positive_int, num_inputs=positive_int)
 def draw_regression_data(
     repeats: int, *, n_train: int = 20, n_test: int = 100, num_inputs: int = 200, seed: int = 0
 ) -> RegressionDraws:
@@ -224,9 +220,6 @@ def draw_regression_data(
     Raises:
         ValueError: if a size is not a positive integer.
     """
-    sizes = {"repeats": repeats, "n_train": n_train, "n_test": n_test, "num_inputs": num_inputs}
-    for name, value in sizes.items():
-        check_positive_int(name, value)
     generator = torch.Generator().manual_seed(seed)
     true_w, true_b = torch.full((num_inputs,), 0.01, dtype=torch.float64), 0.05
 
@@ -261,6 +254,7 @@ def _half_squared_error(X: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: to
 
 
 @torch.no_grad()
+@checked(lambd=non_negative, epochs=positive_int, batch_size=positive_int)
 def train_scratch_repeated(
     draws: RegressionDraws,
     lambd: float,
@@ -283,10 +277,6 @@ def train_scratch_repeated(
         ValueError: if ``lambd`` is negative, a count is not a positive int, or ``w_init`` does
             not have shape ``(repeats, num_inputs)``.
     """
-    if not lambd >= 0:
-        raise ValueError(f"lambd must be >= 0, got {lambd}")
-    for name, value in {"epochs": epochs, "batch_size": batch_size}.items():
-        check_positive_int(name, value)
     repeats, n_train, num_inputs = draws.train_features.shape
     if w_init.shape != (repeats, num_inputs):
         raise ValueError(f"w_init must have shape {(repeats, num_inputs)}, got {tuple(w_init.shape)}")

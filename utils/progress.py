@@ -11,12 +11,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
 
-__all__ = ["progress_enabled", "Progress", "progress"]
+__all__ = ["progress_enabled", "Progress"]
 
-T = TypeVar("T")
 PROGRESS_ENV_VAR = "BOOK_PROGRESS"
 
 
@@ -108,12 +105,3 @@ class Progress:
             sys.stdout.flush()
         self.enabled = False
 
-
-def progress(items: Iterable[T], label: str = "", *, total: int | None = None) -> Iterator[T]:
-    """Iterate over ``items`` with a :class:`Progress` bar (``len(items)`` gives the total)."""
-    if total is None:
-        total = len(items)  # type: ignore[arg-type]
-    with Progress(total, label) as bar:
-        for item in items:
-            yield item
-            bar.update()

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .checks import check_positive_int
+from .checks import checked, module, non_negative, positive_int, probability, tensor
 
 __all__ = [
     "l2_penalty",
@@ -39,41 +39,28 @@ if hasattr(nn, "RMSNorm"):
     _NORM_TYPES += (nn.RMSNorm,)
 
 
-def _check_tensor(name: str, value: object) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    return value
-
-
-def _check_non_negative(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not value >= 0:  # also rejects NaN
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return float(value)
-
-
+@checked(w=tensor)
 def l2_penalty(w: torch.Tensor) -> torch.Tensor:
     """The L2 penalty ``||w||^2 / 2``; its gradient is ``w``.
 
     Raises:
         TypeError: if ``w`` is not a tensor.
     """
-    w = _check_tensor("w", w)
     return (w**2).sum() / 2
 
 
+@checked(w=tensor)
 def l1_penalty(w: torch.Tensor) -> torch.Tensor:
     """The L1 penalty ``||w||_1 = sum |w_i|``; its (sub)gradient is ``sign(w)`` (0 at 0).
 
     Raises:
         TypeError: if ``w`` is not a tensor.
     """
-    w = _check_tensor("w", w)
     return w.abs().sum()
 
 
 @torch.no_grad()
+@checked(w=tensor, grad=tensor, lr=non_negative, weight_decay=non_negative)
 def weight_decay_step(w: torch.Tensor, grad: torch.Tensor, lr: float, weight_decay: float) -> torch.Tensor:
     """One SGD step on ``L + (weight_decay/2)||w||^2``, written as decay then step:
     ``(1 - lr * weight_decay) * w - lr * grad``. Returns a new tensor.
@@ -83,15 +70,14 @@ def weight_decay_step(w: torch.Tensor, grad: torch.Tensor, lr: float, weight_dec
         ValueError: on mismatched shapes, a negative ``lr``/``weight_decay``, or
             ``lr * weight_decay >= 1`` (the factor would no longer shrink ``w`` toward 0).
     """
-    w, grad = _check_tensor("w", w), _check_tensor("grad", grad)
     if w.shape != grad.shape:
         raise ValueError(f"w and grad must have the same shape, got {tuple(w.shape)} and {tuple(grad.shape)}")
-    lr, weight_decay = _check_non_negative("lr", lr), _check_non_negative("weight_decay", weight_decay)
     if lr * weight_decay >= 1:
         raise ValueError(f"lr * weight_decay must be < 1 for decay, got {lr * weight_decay}")
     return (1 - lr * weight_decay) * w - lr * grad
 
 
+@checked(model=module, weight_decay=non_negative)
 def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Split ``model``'s trainable parameters into two optimizer groups.
 
@@ -103,18 +89,15 @@ def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         TypeError: if ``model`` is not an ``nn.Module`` or ``weight_decay`` is not a number.
         ValueError: if ``weight_decay`` is negative.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    weight_decay = _check_non_negative("weight_decay", weight_decay)
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
     seen: set[int] = set()
-    for module in model.modules():
-        for name, param in module.named_parameters(recurse=False):
+    for layer in model.modules():
+        for name, param in layer.named_parameters(recurse=False):
             if not param.requires_grad or id(param) in seen:
                 continue
             seen.add(id(param))
-            if isinstance(module, _NORM_TYPES) or name.endswith("bias") or param.ndim <= 1:
+            if isinstance(layer, _NORM_TYPES) or name.endswith("bias") or param.ndim <= 1:
                 no_decay.append(param)
             else:
                 decay.append(param)
@@ -124,6 +107,7 @@ def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
+@checked(X=tensor, y=tensor, lam=non_negative)
 def ridge_closed_form(X: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
     """Minimizer of ``||X w - y||^2 / (2n) + (lam/2) ||w||^2``: ``(X^T X / n + lam I)^-1 X^T y / n``.
 
@@ -134,12 +118,10 @@ def ridge_closed_form(X: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Ten
         TypeError: if ``X`` or ``y`` is not a tensor.
         ValueError: if ``X`` is not 2-D, ``y`` does not have ``X.shape[0]`` rows, or ``lam < 0``.
     """
-    X, y = _check_tensor("X", X), _check_tensor("y", y)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n, d), got shape {tuple(X.shape)}")
     if y.shape[0] != X.shape[0] or y.ndim > 2:
         raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, k), got {tuple(y.shape)}")
-    lam = _check_non_negative("lam", lam)
     n = X.shape[0]
     U, s, Vh = torch.linalg.svd(X, full_matrices=False)
     factor = s / (s**2 + n * lam)
@@ -150,6 +132,7 @@ def ridge_closed_form(X: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Ten
     return Vh.T @ scaled
 
 
+@checked(x=tensor, threshold=non_negative)
 def soft_threshold(x: torch.Tensor, threshold: float) -> torch.Tensor:
     """The proximal operator of ``threshold * ||x||_1``: ``sign(x) * max(|x| - threshold, 0)``.
 
@@ -157,11 +140,10 @@ def soft_threshold(x: torch.Tensor, threshold: float) -> torch.Tensor:
         TypeError: if ``x`` is not a tensor.
         ValueError: if ``threshold`` is negative.
     """
-    x = _check_tensor("x", x)
-    threshold = _check_non_negative("threshold", threshold)
     return torch.sign(x) * torch.clamp(x.abs() - threshold, min=0)
 
 
+@checked(X=tensor, y=tensor, lam=non_negative, steps=positive_int)
 def lasso_ista(X: torch.Tensor, y: torch.Tensor, lam: float, steps: int = 5000) -> torch.Tensor:
     """Minimize ``||X w - y||^2 / (2n) + lam * ||w||_1`` by proximal gradient descent (ISTA).
 
@@ -173,11 +155,8 @@ def lasso_ista(X: torch.Tensor, y: torch.Tensor, lam: float, steps: int = 5000) 
         TypeError: if ``X`` or ``y`` is not a tensor.
         ValueError: on bad shapes, ``lam < 0`` or ``steps < 1``.
     """
-    X, y = _check_tensor("X", X), _check_tensor("y", y)
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be (n, d) and y (n,), got {tuple(X.shape)} and {tuple(y.shape)}")
-    lam = _check_non_negative("lam", lam)
-    check_positive_int("steps", steps)
     n = X.shape[0]
     step = n / torch.linalg.matrix_norm(X, ord=2) ** 2
     w = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)
@@ -186,6 +165,7 @@ def lasso_ista(X: torch.Tensor, y: torch.Tensor, lam: float, steps: int = 5000) 
     return w
 
 
+@checked(x=tensor, p=probability)
 def dropout(x: torch.Tensor, p: float, training: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale survivors by ``1/(1-p)``.
 
@@ -196,11 +176,6 @@ def dropout(x: torch.Tensor, p: float, training: bool = True, generator: torch.G
         TypeError: if ``x`` is not a tensor or ``p`` is not a number.
         ValueError: if ``p`` is not in ``[0, 1]``.
     """
-    x = _check_tensor("x", x)
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise TypeError(f"p must be a real number, got {type(p).__name__}")
-    if not 0 <= p <= 1:
-        raise ValueError(f"p must be in [0, 1], got {p}")
     if not training or p == 0:
         return x
     if p == 1:
@@ -218,8 +193,7 @@ class ScratchDropout(nn.Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        dropout(torch.empty(0), p)  # validates p once, with the same messages
-        self.p = float(p)
+        self.p = probability("p", p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return dropout(x, self.p, training=self.training)

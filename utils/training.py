@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .checks import check_positive_int
+from .checks import positive_int
 from .progress import Progress
 
 __all__ = ["History", "evaluate", "fit"]
@@ -105,7 +105,7 @@ def fit(
     Raises:
         ValueError: if ``epochs`` is not a positive int or ``print_every`` is negative.
     """
-    check_positive_int("epochs", epochs)
+    positive_int("epochs", epochs)
     if print_every < 0:
         raise ValueError(f"print_every must be >= 0, got {print_every}")
     history = History()

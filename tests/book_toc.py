@@ -1,4 +1,4 @@
-"""Facts about the book itself, read from its configuration (used by the tests and tools)."""
+"""Facts about the book itself, read from its configuration (used by the tests)."""
 
 from __future__ import annotations
 
