@@ -127,3 +127,32 @@ def test_loader_keeps_everything_on_the_gpu():
     loader = DeviceLoader(_batch(8), torch.arange(8), 4, train=True, device="cuda")
     x, y = next(iter(loader))
     assert x.device.type == "cuda" and y.device.type == "cuda"
+
+
+def test_an_epochs_randomness_is_drawn_once_at_its_start():
+    """One draw and one host-to-device copy per epoch, not two per batch (each a GPU synchronisation)."""
+    loader = DeviceLoader(_batch(16), torch.arange(16), 4, train=True, max_shift=2, seed=0)
+    batches = iter(loader)
+    next(batches)
+    state_after_first_batch = loader.generator.get_state()
+    rest = list(batches)
+    assert len(rest) == 3 and torch.equal(state_after_first_batch, loader.generator.get_state())
+
+
+def test_an_epoch_is_still_shuffled_shifted_and_flipped():
+    images = torch.arange(16 * 3 * 8 * 8, dtype=torch.float32).reshape(16, 3, 8, 8).to(torch.uint8)
+    loader = DeviceLoader(images, torch.arange(16), 16, train=True, max_shift=2, seed=0)
+    x, y = next(iter(loader))
+    assert not torch.equal(y, torch.arange(16))  # shuffled
+    plain = DeviceLoader(images, torch.arange(16), 16, train=False)
+    clean = next(iter(plain))[0][y]
+    assert not torch.equal(x, clean)  # augmented
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_loader_state_saved_on_cuda_loads_back():
+    loader = DeviceLoader(_batch(8), torch.arange(8), 4, train=True, device="cuda", seed=3)
+    state = {key: value.to("cuda") for key, value in loader.state_dict().items()}  # as map_location=cuda would
+    other = DeviceLoader(_batch(8), torch.arange(8), 4, train=True, device="cuda", seed=4)
+    other.load_state_dict(state)
+    assert torch.equal(other.generator.get_state(), loader.generator.get_state())

@@ -119,3 +119,81 @@ def test_checkpoint_of_another_config_is_not_resumed(tiny_data, tmp_path, capsys
 def test_tensorboard_logs_are_written(tiny_data, tmp_path):
     train_cifar10(tiny_data, dataclasses.replace(TINY, epochs=1), log_dir=tmp_path / "tb", verbose=False)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def _count_host_reads(monkeypatch):
+    """Count float(t), int(t) and t.item(): each one waits for the GPU when t lives there."""
+    calls = {"n": 0}
+    for name in ("__float__", "__int__", "item"):
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _original=original):
+            calls["n"] += 1
+            return _original(self, *args)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    return calls
+
+
+def test_host_reads_do_not_grow_with_the_number_of_steps(tiny_data, monkeypatch):
+    calls = _count_host_reads(monkeypatch)
+    config = dataclasses.replace(TINY, epochs=1)
+    train_cifar10(tiny_data, dataclasses.replace(config, batch_size=32), verbose=False)  # 2 steps
+    few = calls["n"]
+    calls["n"] = 0
+    train_cifar10(tiny_data, dataclasses.replace(config, batch_size=8), verbose=False)  # 8 steps
+    assert calls["n"] == few
+
+
+class _MirrorSensitive(torch.nn.Module):
+    """bf16 logits: class 1 beats class 0 only on the average of an image and its mirror image."""
+
+    def forward(self, x):
+        left_brighter = x[:, 0, :, 0].mean(1) > x[:, 0, :, -1].mean(1)
+        ones = torch.ones(len(x), device=x.device)
+        return torch.stack([ones, ones + 2**-7 * (~left_brighter)], dim=1).to(torch.bfloat16)
+
+
+def test_tta_averages_low_precision_logits_in_float32():
+    from utils.cifar_train import evaluate_cifar10
+
+    images = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
+    images[..., 0] = 255  # the left column is bright, so the mirror image's right column is
+    loader = DeviceLoader(images, torch.ones(4, dtype=torch.long), 1000, train=False)
+    # (1 + (1 + 2^-7)) / 2 rounds back to 1 in bf16, a tie that argmax breaks toward class 0.
+    assert evaluate_cifar10(_MirrorSensitive(), loader, tta=True)["accuracy"] == 1.0
+
+
+def test_a_checkpoint_of_another_precision_is_not_resumed(tiny_data, tmp_path, monkeypatch, capsys):
+    """A fp32 run's checkpoint has an empty gradient-scaler state: an fp16 run must start afresh."""
+    import utils.cifar_train
+
+    checkpoint = tmp_path / "run.pt"
+    train_cifar10(tiny_data, TINY, checkpoint=checkpoint, stop_after_epoch=1, verbose=False)
+    monkeypatch.setattr(utils.cifar_train, "amp_dtype", lambda device: torch.float16)  # as on a T4
+    _, history = train_cifar10(tiny_data, TINY, checkpoint=checkpoint)
+    out = capsys.readouterr().out
+    assert "not resumed" in out and "float16" in out and history["epoch"] == [1, 2]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", [None, torch.float16])
+def test_cuda_run_resumes_from_its_checkpoint(tiny_data, tmp_path, monkeypatch, capsys, precision):
+    """On CUDA: resuming must load (the loader's generator state goes back to the CPU), and fp16
+    with its gradient scaler must survive the round trip. cuDNN is not bit-deterministic, so the
+    resumed run is compared with a tolerance, not bit for bit."""
+    import utils.cifar_train
+
+    if precision is not None:
+        monkeypatch.setattr(utils.cifar_train, "amp_dtype", lambda device: precision)
+    cuda = torch.device("cuda")
+    config = dataclasses.replace(TINY, epochs=3)
+    straight, _ = train_cifar10(tiny_data, config, device=cuda, verbose=False)
+    checkpoint = tmp_path / "run.pt"
+    train_cifar10(tiny_data, config, device=cuda, checkpoint=checkpoint, stop_after_epoch=1, verbose=False)
+    resumed, resumed_history = train_cifar10(tiny_data, config, device=cuda, checkpoint=checkpoint)
+    assert "resumed from run.pt after epoch 1" in capsys.readouterr().out
+    assert resumed_history["epoch"] == [1, 2, 3]
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
+        if a.is_floating_point():
+            torch.testing.assert_close(a, b, rtol=0.05, atol=0.05, msg=f"{name} differs after resuming")

@@ -41,13 +41,23 @@ def random_translate(images: torch.Tensor, max_shift: int, generator: torch.Gene
         ValueError: if ``max_shift`` is negative or not smaller than the image size.
     """
     image_batch("images", images)
-    n, _, h, w = images.shape
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift < min(h, w):
-        raise ValueError(f"max_shift must be an int in [0, {min(h, w)}), got {max_shift!r}")
+    _check_max_shift(max_shift, images)
     if max_shift == 0:
         return images
+    shifts = torch.randint(0, 2 * max_shift + 1, (2, len(images)), generator=generator).to(images.device)
+    return _translate(images, shifts, max_shift)
+
+
+def _check_max_shift(max_shift: object, images: torch.Tensor) -> None:
+    size = min(images.shape[-2:])
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift < size:
+        raise ValueError(f"max_shift must be an int in [0, {size}), got {max_shift!r}")
+
+
+def _translate(images: torch.Tensor, shifts: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Crop each reflect-padded image at offsets ``shifts[:, i]`` in ``[0, 2 * max_shift]``."""
+    n, _, h, w = images.shape
     padded = torch.nn.functional.pad(images, (max_shift,) * 4, mode="reflect")
-    shifts = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator, device="cpu").to(images.device)
     rows = shifts[0, :, None] + torch.arange(h, device=images.device)  # (n, h)
     cols = shifts[1, :, None] + torch.arange(w, device=images.device)  # (n, w)
     index_n = torch.arange(n, device=images.device)[:, None, None, None]
@@ -59,6 +69,11 @@ def random_flip(images: torch.Tensor, generator: torch.Generator | None = None) 
     """Mirror each image left-right with probability 1/2."""
     image_batch("images", images)
     flip = (torch.rand(len(images), generator=generator, device="cpu") < 0.5).to(images.device)
+    return _flip(images, flip)
+
+
+def _flip(images: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Mirror the images where the boolean ``flip`` is true."""
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
@@ -108,8 +123,7 @@ class DeviceLoader:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         positive_int("batch_size", batch_size)
-        if max_shift < 0:
-            raise ValueError(f"max_shift must be >= 0, got {max_shift}")
+        _check_max_shift(max_shift, images)
         self.device = torch.device(device)
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
@@ -126,7 +140,11 @@ class DeviceLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
-        order = torch.randperm(n, generator=self.generator).to(self.device) if self.train else None
+        order = shifts = flips = None
+        if self.train:  # the whole epoch's randomness, drawn at once and copied to the device once
+            order = torch.randperm(n, generator=self.generator).to(self.device)
+            shifts = torch.randint(0, 2 * self.max_shift + 1, (2, n), generator=self.generator).to(self.device)
+            flips = (torch.rand(n, generator=self.generator) < 0.5).to(self.device)
         for i in range(len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size] if order is not None else None
             if index is None:  # evaluation: batches in order
@@ -134,7 +152,9 @@ class DeviceLoader:
             images, labels = self.images[index], self.labels[index]
             x = normalize(images, dtype=self.dtype)
             if self.train:
-                x = random_flip(random_translate(x, self.max_shift, self.generator), self.generator)
+                if self.max_shift:
+                    x = _translate(x, shifts[:, i * self.batch_size : (i + 1) * self.batch_size], self.max_shift)
+                x = _flip(x, flips[i * self.batch_size : (i + 1) * self.batch_size])
             if self.image_size is not None:
                 x = resize(x, self.image_size)
             if self.channels_last:
@@ -146,5 +166,5 @@ class DeviceLoader:
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore a state saved by :meth:`state_dict`."""
-        self.generator.set_state(state["generator"])
+        """Restore a state saved by :meth:`state_dict`, wherever its tensor was loaded to."""
+        self.generator.set_state(state["generator"].cpu())  # a CPU generator takes a CPU ByteTensor

@@ -123,21 +123,27 @@ def _scale_invariant_weights(model: nn.Module) -> dict[str, nn.Parameter]:
 
 @torch.no_grad()
 def evaluate_cifar10(model: nn.Module, loader: DeviceLoader, *, tta: bool = False, dtype=None) -> dict[str, float]:
-    """Test loss and accuracy; with ``tta`` the logits of each image and its mirror are averaged."""
+    """Test loss and accuracy; with ``tta`` the logits of each image and its mirror are averaged.
+
+    Logits are cast to float32 before averaging and ``argmax`` (bf16 keeps 8 significant bits:
+    an average in bf16 can round two different classes to a tie). Sums stay on the device and are
+    read once at the end.
+    """
     was_training = model.training
     model.eval()
-    total_loss, correct, count = 0.0, 0, 0
+    total_loss = torch.zeros((), device=loader.device)
+    correct = torch.zeros((), dtype=torch.long, device=loader.device)
     autocast = torch.autocast(loader.device.type, dtype=dtype, enabled=dtype is not None)
     with autocast:
         for x, y in loader:
-            logits = model(x)
+            logits = model(x).float()
             if tta:
-                logits = (logits + model(x.flip(-1))) / 2
-            total_loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-            correct += int((logits.argmax(1) == y).sum())
-            count += len(y)
+                logits = (logits + model(x.flip(-1)).float()) / 2
+            total_loss += F.cross_entropy(logits, y, reduction="sum")
+            correct += (logits.argmax(1) == y).sum()
     model.train(was_training)
-    return {"loss": total_loss / count, "accuracy": correct / count}
+    count = len(loader.labels)
+    return {"loss": total_loss.item() / count, "accuracy": correct.item() / count}
 
 
 def train_cifar10(
@@ -173,6 +179,9 @@ def train_cifar10(
     """
     device = device or get_device()
     dtype = amp_dtype(device)
+    precision = str(dtype or torch.float32)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
     data = data.subset(config.n_train, config.n_test, seed=config.seed)
     if len(data.train_labels) < config.batch_size:  # else an epoch would have no batch at all
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(data.train_labels)} training images")
@@ -194,8 +203,14 @@ def train_cifar10(
     config_dict = dataclasses.asdict(config)
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=True, map_location=device)
-        if state["config"] == config_dict:
+        # To the CPU first: load_state_dict puts each tensor where it belongs (the loader's generator
+        # state must stay on the CPU).
+        state = torch.load(checkpoint, weights_only=True, map_location="cpu")
+        if state["config"] == config_dict and state.get("precision") != precision:
+            if verbose:  # e.g. an fp32 run's empty gradient-scaler state cannot drive an fp16 run
+                print(f"{label}{checkpoint.name} holds a {state.get('precision')} run, this one is {precision}: "
+                      "not resumed, training from the start")
+        elif state["config"] == config_dict:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -216,7 +231,10 @@ def train_cifar10(
     for epoch in range(start_epoch, config.epochs + 1):
         start = time.perf_counter()
         model.train()
-        loss_sum, correct, count = 0.0, 0, 0
+        # Running sums stay on the device: reading them every step would stall the GPU each time.
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        count = 0
         train_loader.image_size = config.low_res_size if epoch <= config.low_res_epochs else None
         with Progress(len(train_loader), f"{label}epoch {epoch}") as bar:
             for x, y in train_loader:
@@ -228,18 +246,19 @@ def train_cifar10(
                 scaler.step(optimizer)
                 scaler.update()
                 scheduler.step()
-                loss_sum += float(loss.detach()) * len(y)
-                correct += int((logits.argmax(1) == y).sum())
+                loss_sum += loss.detach() * len(y)
+                correct += (logits.argmax(1) == y).sum()
                 count += len(y)
                 bar.update()
-                bar.set_postfix(f"loss {loss_sum / count:.3f}")
+                if bar.enabled and bar.count % 20 == 0:  # an interactive display only, and not every step
+                    bar.set_postfix(f"loss {loss_sum.item() / count:.3f}")
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         test = evaluate_cifar10(model, test_loader, dtype=dtype)
         lr_now = optimizer.param_groups[0]["lr"]
         record = {
-            "epoch": epoch, "train_loss": loss_sum / count, "train_accuracy": correct / count,
+            "epoch": epoch, "train_loss": loss_sum.item() / count, "train_accuracy": correct.item() / count,
             "test_loss": test["loss"], "test_accuracy": test["accuracy"], "lr": lr_now, "seconds": seconds,
         }  # fmt: skip
         epoch_steps = range((epoch - 1) * len(train_loader), epoch * len(train_loader))
@@ -264,7 +283,7 @@ def train_cifar10(
         if checkpoint is not None:
             atomic_torch_save(
                 {
-                    "config": config_dict, "epoch": epoch, "model": model.state_dict(),
+                    "config": config_dict, "precision": precision, "epoch": epoch, "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(), "loader": train_loader.state_dict(),
                     "torch_rng": torch.get_rng_state(), "history": history.records,
