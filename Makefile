@@ -17,7 +17,8 @@ help:
 	@echo "make test     install into .venv and run every test (lint, unit, notebooks under native and"
 	@echo "              perturbed numerics, build, browser)"
 	@echo "make execute  re-run every chapter in place, refreshing its stored outputs"
-	@echo "              (NOTEBOOKS=chapters/02_weight_decay_scratch.ipynb for just one)"
+	@echo "              (NOTEBOOKS=chapters/02_weight_decay_scratch.ipynb for just one; the same"
+	@echo "              works for make notebooks and make notebooks-perturbed)"
 	@echo "make clean    remove _build and caches (keeps .venv)"
 
 $(BIN)/python:
@@ -60,7 +61,7 @@ unit: install
 NBVAL := BOOK_PRESET=$(or $(BOOK_PRESET),smoke) $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
 notebooks: install
-	$(NBVAL) chapters
+	$(NBVAL) $(or $(NOTEBOOKS),chapters)
 
 # The numerics of another CPU, reproduced on this one: PyTorch's generic kernels instead of its
 # AVX2/AVX-512 ones, one thread instead of several (another reduction order), and MKL and oneDNN held
@@ -72,7 +73,7 @@ PERTURBED_NUMERICS := ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THRE
 # logs) is shared with the native run: both really compute, and `make test` runs them side by side.
 PERTURBED_DIR := _build/perturbed
 notebooks-perturbed: install
-	rm -rf $(PERTURBED_DIR) && mkdir -p $(PERTURBED_DIR) && cp chapters/*.ipynb $(PERTURBED_DIR)/
+	rm -rf $(PERTURBED_DIR) && mkdir -p $(PERTURBED_DIR) && cp $(or $(NOTEBOOKS),chapters/*.ipynb) $(PERTURBED_DIR)/
 	env $(PERTURBED_NUMERICS) $(NBVAL) $(PERTURBED_DIR)
 
 build-check: install
