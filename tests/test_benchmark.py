@@ -55,3 +55,11 @@ def test_the_script_runs_end_to_end_on_generated_data(bench, tmp_path, monkeypat
     out = capsys.readouterr().out
     assert "preset: smoke" in out and out.count("x the original") == 2
     assert "original recipe, time to 78%" in out and "did not reach 78%" in out
+
+
+def test_the_original_tutorials_resnet_takes_96_pixel_images(bench):
+    from utils.models import count_parameters
+
+    model = bench.TutorialResNet()
+    assert model(torch.randn(2, 3, 96, 96)).shape == (2, 10)
+    assert 11_000_000 < count_parameters(model) < 11_400_000

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from utils.models import FastResNet, TutorialResNet, count_parameters
+from utils.models import FastResNet
 
 
 @pytest.mark.parametrize("widths", [(8, 16, 32), (16, 32, 64, 128)])
@@ -24,9 +24,3 @@ def test_fast_resnet_conv_weights_are_scale_invariant():
     with torch.no_grad():
         model.features[3].weight.mul_(7.0)  # a conv followed by pooling and batch norm
     torch.testing.assert_close(model(x), before, rtol=1e-4, atol=1e-4)
-
-
-def test_tutorial_resnet_takes_96_pixel_images():
-    model = TutorialResNet()
-    assert model(torch.randn(2, 3, 96, 96)).shape == (2, 10)
-    assert 11_000_000 < count_parameters(model) < 11_400_000

@@ -16,7 +16,7 @@ Small modules with one job each:
 - :mod:`utils.checks` -- argument checks shared by the helpers
 - :mod:`utils.cifar10` -- CIFAR-10 from a local copy or a download, decoded once and cached
 - :mod:`utils.augment` -- batches sampled and augmented on the device
-- :mod:`utils.models` -- the fast CIFAR-10 ResNet and the original tutorial's ResNet
+- :mod:`utils.models` -- the fast CIFAR-10 ResNet of chapter 5
 - :mod:`utils.cifar_train` -- the chapter 5 recipe: presets, mixed precision, checkpoints
 
 Import from the submodules (``from utils.training import fit``); this file stays light so that

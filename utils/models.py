@@ -1,12 +1,11 @@
-"""Networks for CIFAR-10: a fast residual network, and the original tutorial's ResNet as a baseline."""
+"""Networks for CIFAR-10: the fast residual network of chapter 5."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-__all__ = ["FastResNet", "TutorialResNet", "count_parameters"]
+__all__ = ["FastResNet", "count_parameters"]
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -69,46 +68,3 @@ class FastResNet(nn.Module):
         x = self.features(x)
         x = torch.amax(x, dim=(2, 3))
         return self.classifier(x) * self.logit_scale
-
-
-class _TutorialBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, same_shape: bool = True):
-        super().__init__()
-        stride = 1 if same_shape else 2
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
-        self.shortcut = None if same_shape else nn.Conv2d(c_in, c_out, 1, stride=stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
-        if self.shortcut is not None:
-            x = self.shortcut(x)
-        return F.relu(x + out)
-
-
-class TutorialResNet(nn.Module):
-    """The original tutorial's ResNet, made for 96x96 inputs (CIFAR-10 upsampled from 32 px).
-
-    A 7x7 stride-2 stem, max-pooling, four stages of two residual blocks (64, 128, 256, 512
-    channels), a 3x3 average pool and a linear classifier: about 11 million parameters.
-    It is the baseline of the speed benchmark, not a recipe to copy.
-    """
-
-    def __init__(self, in_channels: int = 3, num_classes: int = 10):
-        super().__init__()
-        self.stem = nn.Conv2d(in_channels, 64, 7, stride=2)
-        self.stages = nn.Sequential(
-            nn.MaxPool2d(3, 2), _TutorialBlock(64, 64), _TutorialBlock(64, 64),
-            _TutorialBlock(64, 128, False), _TutorialBlock(128, 128),
-            _TutorialBlock(128, 256, False), _TutorialBlock(256, 256),
-            _TutorialBlock(256, 512, False), _TutorialBlock(512, 512),
-            nn.AvgPool2d(3),
-        )  # fmt: skip
-        self.classifier = nn.Linear(512, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stages(self.stem(x))
-        return self.classifier(x.flatten(1))
