@@ -30,7 +30,7 @@ from .presets import choose_preset
 from .progress import Progress
 from .regularization import decay_parameter_groups, parameter_norms
 from .reproducibility import get_device
-from .training import History
+from .training import History, evaluate
 
 __all__ = [
     "TrainConfig",
@@ -39,7 +39,6 @@ __all__ = [
     "amp_dtype",
     "lr_factor",
     "train_cifar10",
-    "evaluate_cifar10",
 ]
 
 
@@ -119,31 +118,6 @@ def lr_factor(step: int, total: int, warmup_fraction: float) -> float:
 def _scale_invariant_weights(model: nn.Module) -> dict[str, nn.Parameter]:
     """Conv weights (each followed by batch norm), named for logging."""
     return {name: p for name, p in model.named_parameters() if p.ndim == 4}
-
-
-@torch.no_grad()
-def evaluate_cifar10(model: nn.Module, loader: DeviceLoader, *, tta: bool = False, dtype=None) -> dict[str, float]:
-    """Test loss and accuracy; with ``tta`` the logits of each image and its mirror are averaged.
-
-    Logits are cast to float32 before averaging and ``argmax`` (bf16 keeps 8 significant bits:
-    an average in bf16 can round two different classes to a tie). Sums stay on the device and are
-    read once at the end.
-    """
-    was_training = model.training
-    model.eval()
-    total_loss = torch.zeros((), device=loader.device)
-    correct = torch.zeros((), dtype=torch.long, device=loader.device)
-    autocast = torch.autocast(loader.device.type, dtype=dtype, enabled=dtype is not None)
-    with autocast:
-        for x, y in loader:
-            logits = model(x).float()
-            if tta:
-                logits = (logits + model(x.flip(-1)).float()) / 2
-            total_loss += F.cross_entropy(logits, y, reduction="sum")
-            correct += (logits.argmax(1) == y).sum()
-    model.train(was_training)
-    count = len(loader.labels)
-    return {"loss": total_loss.item() / count, "accuracy": correct.item() / count}
 
 
 def train_cifar10(
@@ -255,7 +229,7 @@ def train_cifar10(
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-        test = evaluate_cifar10(model, test_loader, dtype=dtype)
+        test = evaluate(model, test_loader, F.cross_entropy, accuracy=True, autocast_dtype=dtype)
         lr_now = optimizer.param_groups[0]["lr"]
         record = {
             "epoch": epoch, "train_loss": loss_sum.item() / count, "train_accuracy": correct.item() / count,
@@ -268,7 +242,8 @@ def train_cifar10(
             record[f"norm/{name}"] = norm
             record[f"eff_lr/{name}"] = lr_mean / norm**2
         if epoch == config.epochs:
-            record["final_tta_accuracy"] = evaluate_cifar10(model, test_loader, tta=True, dtype=dtype)["accuracy"]
+            final = evaluate(model, test_loader, F.cross_entropy, accuracy=True, flip_tta=True, autocast_dtype=dtype)
+            record["final_tta_accuracy"] = final["accuracy"]
         history.append(**record)
         if verbose:
             print(

@@ -53,31 +53,44 @@ def evaluate(
     *,
     device: torch.device | None = None,
     accuracy: bool = False,
+    flip_tta: bool = False,
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """Mean loss (and optionally classification accuracy) of ``model`` over ``batches``.
 
     ``loss_fn`` must return the batch *mean*; the result weights each batch by its size.
-    The model is put in eval mode for the pass and restored to its previous mode after.
+    ``flip_tta`` averages the outputs for each input and its mirror image (last dimension
+    flipped: test-time augmentation for images); ``autocast_dtype`` runs the model under
+    ``torch.autocast`` in that precision. Outputs are cast to float32 before the loss, the
+    average and ``argmax`` (an average in bf16 can round two classes to a tie), and the sums
+    stay on the device until the end, so a GPU is not made to wait after every batch. The model
+    is put in eval mode for the pass and restored to its previous mode after.
+
+    Raises:
+        ValueError: if ``batches`` is empty.
     """
     was_training = model.training
     model.eval()
-    total_loss, correct, count = 0.0, 0, 0
+    total_loss, correct, count = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
     try:
         for X, y in batches:
             if device is not None:
                 X, y = X.to(device), y.to(device)
-            out = model(X)
-            total_loss += float(loss_fn(out, y)) * len(y)
+            with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                out = model(X).float()
+                if flip_tta:
+                    out = (out + model(X.flip(-1)).float()) / 2
+            total_loss = total_loss.to(out.device) + loss_fn(out, y) * len(y)
             if accuracy:
-                correct += int((out.argmax(dim=1) == y).sum())
+                correct = correct.to(out.device) + (out.argmax(dim=1) == y).sum()
             count += len(y)
     finally:
         model.train(was_training)
     if count == 0:
         raise ValueError("batches is empty: nothing to evaluate")
-    result = {"loss": total_loss / count}
+    result = {"loss": total_loss.item() / count}
     if accuracy:
-        result["accuracy"] = correct / count
+        result["accuracy"] = correct.item() / count
     return result
 
 
