@@ -85,3 +85,13 @@ def test_every_figure_is_numbered_for_cross_references(path):
         assert figure.get("name") == f"fig-{chapter}-{k}", f"figure {k} of {path.name} is named {figure.get('name')!r}"
         assert figure.get("caption"), f"fig-{chapter}-{k} has no caption"
         assert f"Figure {chapter}.{k}:" in "".join(cell["source"]), f"fig-{chapter}-{k}: its title has another number"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_printed_lines_of_a_cell_form_one_block(path):
+    """Consecutive prints are stored as one stream output, so the book shows them in one box."""
+    _, cells = _code_cells(path)
+    for i, cell in enumerate(cells):
+        kinds = [(o["output_type"], o.get("name")) for o in cell.get("outputs", [])]
+        for a, b in zip(kinds, kinds[1:], strict=False):
+            assert not (a == b and a[0] == "stream"), f"code cell {i} stores consecutive {a[1]} outputs"

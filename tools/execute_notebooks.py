@@ -20,13 +20,36 @@ from nbclient import NotebookClient
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) outputs into one, as a reader sees them: one block.
+
+    The kernel sends each flush of a print as its own message; stored as they came, a loop that
+    prints a line per epoch would show one box per line in the book.
+    """
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and output.get("output_type") == "stream"
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
+            previous["text"] = "".join(previous["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    return merged
+
+
 def normalise(nb: nbformat.NotebookNode) -> None:
-    """Strip run- and machine-specific metadata from ``nb`` in place."""
+    """Strip run- and machine-specific metadata from ``nb`` in place; merge consecutive streams."""
     nb.metadata = nbformat.from_dict(
         {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
         | {k: v for k, v in nb.metadata.items() if k == "colab"}
     )
     for cell in nb.cells:
+        if "outputs" in cell:
+            cell.outputs = merge_streams(cell.outputs)
         cell.metadata.pop("execution", None)
         cell.metadata.pop("widgets", None)
         for output in cell.get("outputs", []):
