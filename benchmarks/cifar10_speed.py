@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.cifar10 import load_cifar10
 from utils.cifar_train import TrainConfig, cifar_config, train_cifar10
 from utils.models import FastResNet
-from utils.presets import choose_preset
+from utils.presets import choose_preset, per_preset
 from utils.reproducibility import describe_device, get_device
 
 
@@ -88,9 +88,9 @@ TARGET = 0.78
 SPEED_UP_GOAL = 200
 
 # Overrides of each preset for the time-to-78% run (see the module docstring).
-SPRINT_OVERRIDES: dict[str, dict[str, object]] = {
-    "smoke": {"epochs": 1},
-    "cpu": dict(
+SPRINT_OVERRIDES: dict[str, dict[str, object]] = per_preset(
+    smoke={"epochs": 1},
+    cpu=dict(
         epochs=3,
         widths=(16, 32, 64),
         batch_size=128,
@@ -101,8 +101,8 @@ SPRINT_OVERRIDES: dict[str, dict[str, object]] = {
         low_res_epochs=1,
         low_res_size=16,
     ),
-    "gpu": {"epochs": 2},
-}
+    gpu={"epochs": 2},
+)
 
 
 def sprint_config(preset: str | None = None, epochs: int | None = None) -> TrainConfig:

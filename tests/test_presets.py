@@ -1,6 +1,6 @@
 import pytest
 
-from utils.presets import PRESET_ENV_VAR, PRESET_NAMES, choose_preset
+from utils.presets import PRESET_ENV_VAR, PRESET_NAMES, choose_preset, per_preset
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,9 @@ def test_unknown_argument_is_a_clear_error():
 def test_unknown_environment_value_names_the_variable():
     with pytest.raises(ValueError, match=r"\$BOOK_PRESET"):
         choose_preset(environ={PRESET_ENV_VAR: "huge"})
+
+
+def test_per_preset_orders_the_table_and_names_what_is_missing_or_unknown():
+    assert list(per_preset(gpu=3, smoke=1, cpu=2).items()) == [("smoke", 1), ("cpu", 2), ("gpu", 3)]
+    with pytest.raises(ValueError, match=r"missing \['gpu'\], unknown \['tpu'\]"):
+        per_preset(smoke=1, cpu=2, tpu=3)

@@ -1,5 +1,6 @@
 """The stored notebooks are the book: check they are a clean, complete, top-to-bottom run."""
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -93,5 +94,5 @@ def test_printed_lines_of_a_cell_form_one_block(path):
     _, cells = _code_cells(path)
     for i, cell in enumerate(cells):
         kinds = [(o["output_type"], o.get("name")) for o in cell.get("outputs", [])]
-        for a, b in zip(kinds, kinds[1:], strict=False):
+        for a, b in itertools.pairwise(kinds):
             assert not (a == b and a[0] == "stream"), f"code cell {i} stores consecutive {a[1]} outputs"

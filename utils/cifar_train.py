@@ -26,7 +26,7 @@ from .augment import DeviceLoader
 from .cifar10 import CIFAR10
 from .files import atomic_torch_save
 from .models import FastResNet
-from .presets import choose_preset
+from .presets import choose_preset, per_preset
 from .progress import Progress
 from .regularization import decay_parameter_groups, parameter_norms
 from .reproducibility import get_device
@@ -80,14 +80,14 @@ class TrainConfig:
                 raise ValueError(f"invalid {name}: {getattr(self, name)!r}")
 
 
-CIFAR_PRESETS: dict[str, TrainConfig] = {
+CIFAR_PRESETS: dict[str, TrainConfig] = per_preset(
     # CI: seconds, on a small subset; only checks that everything runs.
-    "smoke": TrainConfig(epochs=2, batch_size=256, lr=0.2, widths=(16, 32, 64), n_train=2048, n_test=1024),
+    smoke=TrainConfig(epochs=2, batch_size=256, lr=0.2, widths=(16, 32, 64), n_train=2048, n_test=1024),
     # A 2-core CPU: both runs of the chapter in about 20 minutes.
-    "cpu": TrainConfig(epochs=7, batch_size=256, lr=0.2, widths=(32, 64, 128)),
+    cpu=TrainConfig(epochs=7, batch_size=256, lr=0.2, widths=(32, 64, 128)),
     # A CUDA GPU: the full recipe.
-    "gpu": TrainConfig(epochs=10, batch_size=512, lr=0.4, widths=(128, 256, 512)),
-}
+    gpu=TrainConfig(epochs=10, batch_size=512, lr=0.4, widths=(128, 256, 512)),
+)
 
 
 def cifar_config(preset: str | None = None, **overrides: object) -> TrainConfig:

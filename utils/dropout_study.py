@@ -22,6 +22,7 @@ from torch import nn
 
 from .checks import checked, positive_int, probability
 from .cifar10 import CIFAR10
+from .presets import per_preset
 from .regularization import ScratchDropout, dropout
 
 __all__ = [
@@ -201,11 +202,11 @@ class CifarMLPConfig:
 
 
 # smoke only checks that the code runs; gpu is the cpu run with more seeds (a GPU trains this small MLP in seconds).
-CIFAR_MLP_PRESETS: dict[str, CifarMLPConfig] = {
-    "smoke": CifarMLPConfig(n_train=500, n_test=1_000, hidden=64, epochs=2, batch_size=100, lr=0.02, seeds=3),
-    "cpu": CifarMLPConfig(n_train=4_000, n_test=10_000, hidden=512, epochs=20, batch_size=100, lr=0.02, seeds=3),
-    "gpu": CifarMLPConfig(n_train=4_000, n_test=10_000, hidden=512, epochs=20, batch_size=100, lr=0.02, seeds=5),
-}
+CIFAR_MLP_PRESETS: dict[str, CifarMLPConfig] = per_preset(
+    smoke=CifarMLPConfig(n_train=500, n_test=1_000, hidden=64, epochs=2, batch_size=100, lr=0.02, seeds=3),
+    cpu=CifarMLPConfig(n_train=4_000, n_test=10_000, hidden=512, epochs=20, batch_size=100, lr=0.02, seeds=3),
+    gpu=CifarMLPConfig(n_train=4_000, n_test=10_000, hidden=512, epochs=20, batch_size=100, lr=0.02, seeds=5),
+)
 
 
 @checked(hidden=positive_int, p=probability)

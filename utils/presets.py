@@ -9,13 +9,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TypeVar
 
 import torch
 
-__all__ = ["PRESET_NAMES", "PRESET_ENV_VAR", "choose_preset"]
+__all__ = ["PRESET_NAMES", "PRESET_ENV_VAR", "choose_preset", "per_preset"]
 
 PRESET_NAMES: tuple[str, ...] = ("smoke", "cpu", "gpu")
 PRESET_ENV_VAR = "BOOK_PRESET"
+
+T = TypeVar("T")
+
+
+def per_preset(**sizes: T) -> dict[str, T]:
+    """A table of run sizes with exactly one entry per preset, in :data:`PRESET_NAMES` order.
+
+    Every table of sizes is built with it, so the preset names are written in one place only.
+
+    Raises:
+        ValueError: naming the presets that are missing or unknown.
+    """
+    missing, unknown = set(PRESET_NAMES) - set(sizes), set(sizes) - set(PRESET_NAMES)
+    if missing or unknown:
+        raise ValueError(f"one size per preset {PRESET_NAMES}: missing {sorted(missing)}, unknown {sorted(unknown)}")
+    return {name: sizes[name] for name in PRESET_NAMES}
 
 
 def choose_preset(
