@@ -198,3 +198,26 @@ def test_cuda_run_resumes_from_its_checkpoint(tiny_data, tmp_path, monkeypatch, 
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
         if a.is_floating_point():
             torch.testing.assert_close(a, b, rtol=0.05, atol=0.05, msg=f"{name} differs after resuming")
+
+
+def test_train_epoch_applies_weight_decay_through_the_optimizer_only(tiny_data):
+    """One epoch with and without decay: the loss reported is the data loss, and the decayed conv weights are smaller."""
+    from utils.cifar_train import train_epoch
+    from utils.models import FastResNet
+    from utils.regularization import decay_parameter_groups
+
+    def one_epoch(weight_decay):
+        torch.manual_seed(0)
+        model = FastResNet((4, 8, 8))
+        optimizer = torch.optim.SGD(decay_parameter_groups(model, weight_decay), lr=0.1)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+        loader = DeviceLoader(tiny_data.train_images, tiny_data.train_labels, 16, train=True, seed=0)
+        loss, accuracy = train_epoch(model, loader, optimizer, scheduler, torch.amp.GradScaler("cpu", enabled=False))
+        return model, loss, accuracy
+
+    plain, loss, accuracy = one_epoch(0.0)
+    decayed, loss_decayed, _ = one_epoch(0.5)
+    assert 0 <= accuracy <= 1 and loss > 0
+    assert loss_decayed == pytest.approx(loss, rel=0.5)  # the reported loss is the data loss alone
+    conv = next(name for name, p in plain.named_parameters() if p.ndim == 4)
+    assert dict(decayed.named_parameters())[conv].norm() < dict(plain.named_parameters())[conv].norm()

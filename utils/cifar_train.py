@@ -38,6 +38,7 @@ __all__ = [
     "cifar_config",
     "amp_dtype",
     "lr_factor",
+    "train_epoch",
     "train_cifar10",
 ]
 
@@ -120,6 +121,65 @@ def _scale_invariant_weights(model: nn.Module) -> dict[str, nn.Parameter]:
     return {name: p for name, p in model.named_parameters() if p.ndim == 4}
 
 
+def train_epoch(
+    model: nn.Module,
+    loader: DeviceLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    *,
+    label_smoothing: float = 0.0,
+    autocast_dtype: torch.dtype | None = None,
+    bar: Progress | None = None,
+) -> tuple[float, float]:
+    """One pass over ``loader``; returns the mean loss and accuracy on its (augmented) batches.
+
+    Weight decay is not in the loss: it enters in ``optimizer.step()``, through the optimizer's
+    parameter groups (:func:`~utils.regularization.decay_parameter_groups`), as ``lambda * w`` added
+    to the gradient of each decayed weight.
+    """
+    model.train()
+    loss_sum = torch.zeros((), device=loader.device)  # sums stay on the device: no wait per step
+    correct = torch.zeros((), dtype=torch.long, device=loader.device)
+    for x, y in loader:
+        with torch.autocast(loader.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)  # here each decayed weight's gradient gains weight_decay * w
+        scaler.update()
+        scheduler.step()
+        loss_sum += loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
+        if bar is not None:
+            bar.update()
+    count = len(loader) * loader.batch_size
+    return loss_sum.item() / count, correct.item() / count
+
+
+def _read_checkpoint(path: Path, config: TrainConfig, precision: str) -> tuple[dict | None, str]:
+    """The state saved at ``path`` if it belongs to this run (same config and precision), and why not."""
+    if not path.exists():
+        return None, "no checkpoint"
+    # To the CPU first: load_state_dict puts each tensor where it belongs, and the loader's
+    # generator state must stay a CPU tensor.
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    if state["config"] != dataclasses.asdict(config):
+        return None, "another configuration"
+    if state.get("precision") != precision:  # e.g. an fp32 run's empty gradient-scaler state cannot drive fp16
+        return None, f"{path.name} holds a {state.get('precision')} run, this one is {precision}: not resumed"
+    return state, ""
+
+
+def _save_checkpoint(path: Path, config: TrainConfig, precision: str, epoch: int, history: History, **parts) -> None:
+    """Write the run's state after ``epoch`` atomically; ``parts`` are objects with a ``state_dict``."""
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state |= {"config": dataclasses.asdict(config), "precision": precision, "epoch": epoch,
+              "torch_rng": torch.get_rng_state(), "history": history.records}  # fmt: skip
+    atomic_torch_save(state, path)
+
+
 def train_cifar10(
     data: CIFAR10,
     config: TrainConfig,
@@ -173,66 +233,41 @@ def train_cifar10(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, config.warmup_fraction)
     )
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler, "loader": train_loader}
     history, start_epoch = History(), 1
-    config_dict = dataclasses.asdict(config)
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    if checkpoint is not None and checkpoint.exists():
-        # To the CPU first: load_state_dict puts each tensor where it belongs (the loader's generator
-        # state must stay on the CPU).
-        state = torch.load(checkpoint, weights_only=True, map_location="cpu")
-        if state["config"] == config_dict and state.get("precision") != precision:
-            if verbose:  # e.g. an fp32 run's empty gradient-scaler state cannot drive an fp16 run
-                print(f"{label}{checkpoint.name} holds a {state.get('precision')} run, this one is {precision}: "
-                      "not resumed, training from the start")
-        elif state["config"] == config_dict:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            train_loader.load_state_dict(state["loader"])
-            torch.set_rng_state(state["torch_rng"].cpu())
-            history = History([dict(r) for r in state["history"]])
-            start_epoch = state["epoch"] + 1
+    if checkpoint is not None:
+        state, why_not = _read_checkpoint(checkpoint, config, precision)
+        if state is not None:
+            for name, part in parts.items():
+                part.load_state_dict(state[name])
+            torch.set_rng_state(state["torch_rng"])
+            history, start_epoch = History([dict(r) for r in state["history"]]), state["epoch"] + 1
             if verbose:
                 print(f"{label}resumed from {checkpoint.name} after epoch {state['epoch']}")
+        elif verbose and why_not.endswith("not resumed"):
+            print(f"{label}{why_not}, training from the start")
     writer = None
     if log_dir is not None:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(log_dir))
-    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
     conv_weights = _scale_invariant_weights(model)
     for epoch in range(start_epoch, config.epochs + 1):
         start = time.perf_counter()
-        model.train()
-        # Running sums stay on the device: reading them every step would stall the GPU each time.
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.long, device=device)
-        count = 0
         train_loader.image_size = config.low_res_size if epoch <= config.low_res_epochs else None
         with Progress(len(train_loader), f"{label}epoch {epoch}") as bar:
-            for x, y in train_loader:
-                with autocast:
-                    logits = model(x)
-                    loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                loss_sum += loss.detach() * len(y)
-                correct += (logits.argmax(1) == y).sum()
-                count += len(y)
-                bar.update()
-                if bar.enabled and bar.count % 20 == 0:  # an interactive display only, and not every step
-                    bar.set_postfix(f"loss {loss_sum.item() / count:.3f}")
+            train_loss, train_accuracy = train_epoch(
+                model, train_loader, optimizer, scheduler, scaler,
+                label_smoothing=config.label_smoothing, autocast_dtype=dtype, bar=bar,
+            )  # fmt: skip
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         test = evaluate(model, test_loader, F.cross_entropy, accuracy=True, autocast_dtype=dtype)
         lr_now = optimizer.param_groups[0]["lr"]
         record = {
-            "epoch": epoch, "train_loss": loss_sum.item() / count, "train_accuracy": correct.item() / count,
+            "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
             "test_loss": test["loss"], "test_accuracy": test["accuracy"], "lr": lr_now, "seconds": seconds,
         }  # fmt: skip
         epoch_steps = range((epoch - 1) * len(train_loader), epoch * len(train_loader))
@@ -256,15 +291,7 @@ def train_cifar10(
             for name, weight in conv_weights.items():
                 writer.add_histogram(f"weights/{name}", weight.detach().float(), epoch)
         if checkpoint is not None:
-            atomic_torch_save(
-                {
-                    "config": config_dict, "precision": precision, "epoch": epoch, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "loader": train_loader.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "history": history.records,
-                },
-                checkpoint,
-            )  # fmt: skip
+            _save_checkpoint(checkpoint, config, precision, epoch, history, **parts)
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
             break
     if writer is not None:
