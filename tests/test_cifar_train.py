@@ -201,7 +201,7 @@ def test_cuda_run_resumes_from_its_checkpoint(tiny_data, tmp_path, monkeypatch, 
 
 
 def test_train_epoch_applies_weight_decay_through_the_optimizer_only(tiny_data):
-    """One epoch with and without decay: the loss reported is the data loss, and the decayed conv weights are smaller."""
+    """One epoch with and without decay: the loss reported is the data loss; the decayed conv weights end smaller."""
     from utils.cifar_train import train_epoch
     from utils.models import FastResNet
     from utils.regularization import decay_parameter_groups
