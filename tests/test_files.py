@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -28,3 +30,12 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monk
     monkeypatch.undo()
     torch.testing.assert_close(torch.load(path, weights_only=True)["x"], torch.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]
+
+
+def test_output_path_follows_book_output(monkeypatch, tmp_path):
+    from utils.files import OUTPUT_ENV_VAR, output_path
+
+    monkeypatch.delenv(OUTPUT_ENV_VAR, raising=False)
+    assert output_path("runs", "chapter5") == Path("runs/chapter5")
+    monkeypatch.setenv(OUTPUT_ENV_VAR, str(tmp_path))
+    assert output_path("checkpoints", "a.pt") == tmp_path / "checkpoints" / "a.pt"

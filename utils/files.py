@@ -8,7 +8,18 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["atomic_torch_save"]
+__all__ = ["OUTPUT_ENV_VAR", "output_path", "atomic_torch_save"]
+
+OUTPUT_ENV_VAR = "BOOK_OUTPUT"
+
+
+def output_path(*parts: str) -> Path:
+    """Where a chapter keeps what it writes (checkpoints, TensorBoard logs): ``$BOOK_OUTPUT/<parts>``.
+
+    Without ``$BOOK_OUTPUT`` the path is relative to the notebook's folder. On Colab, point it at a
+    folder of a mounted Google Drive: a recycled runtime loses everything under ``/content``.
+    """
+    return Path(os.environ.get(OUTPUT_ENV_VAR) or ".").expanduser().joinpath(*parts)
 
 
 def atomic_torch_save(obj: object, path: str | os.PathLike[str]) -> None:
