@@ -59,6 +59,7 @@ def test_history_has_curves_norms_and_final_tta(tiny_data, capsys):
     norms = [k for k in history.keys() if k.startswith("norm/")]
     assert norms and all(f"eff_lr/{k[5:]}" in history.keys() for k in norms)
     assert 0 <= history.records[-1]["final_tta_accuracy"] <= 1
+    assert 0 <= history.records[-1]["final_train_clean_accuracy"] <= 1
     assert capsys.readouterr().out.count("tiny epoch") == 2
 
 
@@ -221,3 +222,12 @@ def test_train_epoch_applies_weight_decay_through_the_optimizer_only(tiny_data):
     assert loss_decayed == pytest.approx(loss, rel=0.5)  # the reported loss is the data loss alone
     conv = next(name for name, p in plain.named_parameters() if p.ndim == 4)
     assert dict(decayed.named_parameters())[conv].norm() < dict(plain.named_parameters())[conv].norm()
+
+
+def test_final_clean_train_accuracy_is_measured_in_eval_mode_without_augmentation(tiny_data):
+    from utils.training import evaluate
+
+    model, history = train_cifar10(tiny_data, TINY, verbose=False)
+    loader = DeviceLoader(tiny_data.train_images, tiny_data.train_labels, 1000, train=False, channels_last=True)
+    clean = evaluate(model, loader, torch.nn.functional.cross_entropy, accuracy=True)["accuracy"]
+    assert history.records[-1]["final_train_clean_accuracy"] == clean

@@ -101,6 +101,9 @@ def cifar_config(preset: str | None = None, **overrides: object) -> TrainConfig:
     return dataclasses.replace(CIFAR_PRESETS[choose_preset(preset)], **overrides)
 
 
+TRAIN_SLICE = 10_000  # training images evaluated clean at the end of a run
+
+
 def amp_dtype(device: torch.device) -> torch.dtype | None:
     """The autocast dtype: bf16 on GPUs with native bf16, fp16 on other GPUs, ``None`` (fp32) on CPU."""
     if device.type != "cuda":
@@ -197,7 +200,9 @@ def train_cifar10(
     ``test_loss``, ``test_accuracy``, ``lr``, ``seconds``, and for every conv layer its weight norm
     (``norm/<name>``) and effective learning rate ``lr / ||w||^2`` (``eff_lr/<name>``, with the epoch's
     mean ``lr`` and the norm at its end). After the last
-    epoch, ``final_tta_accuracy`` adds flip test-time augmentation.
+    epoch, ``final_tta_accuracy`` adds flip test-time augmentation, and ``final_train_clean_accuracy``
+    is the accuracy on a fixed slice of up to 10,000 training images, clean (not augmented) and in
+    eval mode, like the test images: the two give an honest train-test gap.
 
     Args:
         checkpoint: a file written atomically after every epoch; if it exists and holds a run
@@ -229,6 +234,10 @@ def train_cifar10(
         max_shift=config.max_shift, seed=config.seed, channels_last=True,
     )  # fmt: skip
     test_loader = DeviceLoader(data.test_images, data.test_labels, 1000, train=False, device=device, channels_last=True)
+    train_slice = DeviceLoader(
+        data.train_images[:TRAIN_SLICE], data.train_labels[:TRAIN_SLICE], 1000, train=False, device=device,
+        channels_last=True,
+    )  # fmt: skip
     total_steps = config.epochs * len(train_loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, config.warmup_fraction)
@@ -279,6 +288,8 @@ def train_cifar10(
         if epoch == config.epochs:
             final = evaluate(model, test_loader, F.cross_entropy, accuracy=True, flip_tta=True, autocast_dtype=dtype)
             record["final_tta_accuracy"] = final["accuracy"]
+            clean = evaluate(model, train_slice, F.cross_entropy, accuracy=True, autocast_dtype=dtype)
+            record["final_train_clean_accuracy"] = clean["accuracy"]
         history.append(**record)
         if verbose:
             print(
