@@ -7,8 +7,10 @@ Measures
   2. this recipe's wall-clock training time to reach the original's 78 % test accuracy (a real
      training run on CIFAR-10 with the sprint settings, evaluated after every epoch; evaluation
      time excluded);
-and prints both with their ratio. The original's time to 78 % is *estimated* as 20 epochs (its log
-reached 78 % at the end of its 20 epochs) times its measured epoch time.
+and prints both with their ratio. The original's time to 78 % is *estimated* as 16 epochs times
+its measured epoch time: its log (seed 000) first reaches 78 % after its 16th epoch, the line
+"Epoch 15. ... Valid Acc: 0.784217" (epochs are counted from 0); later epochs swing between 56 % and
+79 %, and its 20th line is cut off.
 
 The sprint settings are the same recipe (network family, optimizer, schedule, augmentation on the
 device, flip test-time augmentation) sized for a 78 % target rather than the chapter's 85 % or
@@ -83,9 +85,9 @@ class TutorialResNet(nn.Module):
         return self.classifier(x.flatten(1))
 
 
-ORIGINAL_EPOCHS_TO_78 = 20
+ORIGINAL_EPOCHS_TO_78 = 16  # "Epoch 15. ... Valid Acc: 0.784217": the first line at or above 78 %
 TARGET = 0.78
-SPEED_UP_GOAL = 200
+SPEED_UP_GOAL = 250
 
 # Overrides of each preset for the time-to-78% run (see the module docstring).
 SPRINT_OVERRIDES: dict[str, dict[str, object]] = per_preset(
