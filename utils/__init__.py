@@ -9,6 +9,7 @@ Small modules with one job each:
 - :mod:`utils.plotting` -- labelled curves
 - :mod:`utils.regularization` -- penalties, weight decay parameter groups, ridge, dropout
 - :mod:`utils.linreg` -- d2l's high-dimensional regression experiment (chapters 2 and 3)
+- :mod:`utils.wd_experiments` -- chapter 2's experiments on small nonlinear networks, trained many at once
 - :mod:`utils.dropout_study` -- chapter 4's experiments: many MLPs trained at once, dropout on CIFAR-10
 - :mod:`utils.stats` -- paired comparisons over repetitions (mean, sd, t interval, sign test)
 - :mod:`utils.notebook` -- the bootstrap every chapter runs first, and ``show_source``
