@@ -135,7 +135,7 @@ def test_cifar_presets_cover_every_preset_with_at_least_three_seeds():
 
 
 def test_portable_uniform_draws_the_default_linear_distribution_from_torch_rand():
-    from utils.dropout_study import portable_uniform_
+    from utils.reproducibility import portable_uniform_
 
     torch.manual_seed(0)
     w = portable_uniform_(torch.empty(200, 200, dtype=torch.float64), 0.07)

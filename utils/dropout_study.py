@@ -24,9 +24,9 @@ from .checks import checked, positive_int, probability
 from .cifar10 import CIFAR10
 from .presets import per_preset
 from .regularization import ScratchDropout, dropout
+from .reproducibility import portable_uniform_
 
 __all__ = [
-    "portable_uniform_",
     "regression_mlp",
     "MLPStack",
     "StackHistory",
@@ -36,19 +36,6 @@ __all__ = [
     "cifar_mlp",
     "cifar_mlp_run",
 ]
-
-
-@torch.no_grad()
-def portable_uniform_(tensor: torch.Tensor, bound: float) -> torch.Tensor:
-    """Fill ``tensor`` with U(-bound, bound) draws that are bit-identical on every CPU.
-
-    ``Tensor.uniform_(-b, b)`` computes ``-b + 2b * u`` in a vectorised kernel that fuses the
-    multiply and add on CPUs with FMA instructions and not on others, so its last bit depends on
-    the machine. Here ``u`` comes from ``torch.rand`` in float64 (the same numbers everywhere) and
-    every step is one correctly rounded IEEE operation.
-    """
-    u = torch.rand(tensor.shape, dtype=torch.float64, device=tensor.device)
-    return tensor.copy_(u.mul_(2).sub_(1).mul_(bound))
 
 
 @checked(hidden=positive_int, p=probability)

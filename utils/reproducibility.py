@@ -1,4 +1,4 @@
-"""Seeding and device selection: the two things every experiment decides first."""
+"""Seeding, random draws that are the same on every CPU, and device selection."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "get_device", "describe_device"]
+__all__ = ["set_seed", "portable_uniform_", "get_device", "describe_device"]
 
 
 def set_seed(seed: int, *, deterministic: bool = False) -> None:
@@ -33,6 +33,20 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
+
+
+@torch.no_grad()
+def portable_uniform_(tensor: torch.Tensor, bound: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Fill ``tensor`` with U(-bound, bound) draws that are bit-identical on every CPU.
+
+    ``Tensor.uniform_(-b, b)`` computes ``-b + 2b * u`` in a vectorised kernel that fuses the
+    multiply and add on CPUs with FMA instructions and not on others, so its last bit depends on
+    the machine. Here ``u`` comes from ``torch.rand`` in float64 (the same numbers everywhere; from
+    ``generator`` when given, else the global generator) and every step is one correctly rounded
+    IEEE operation.
+    """
+    u = torch.rand(tensor.shape, dtype=torch.float64, device=tensor.device, generator=generator)
+    return tensor.copy_(u.mul_(2).sub_(1).mul_(bound))
 
 
 def get_device(prefer: str | None = None) -> torch.device:

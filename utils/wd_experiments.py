@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .checks import checked, non_negative, positive_int
+from .reproducibility import portable_uniform_
 
 __all__ = [
     "ACTIVATIONS",
@@ -46,13 +47,6 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
 }
 _MODULES: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
-
-
-def _portable_uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator) -> torch.Tensor:
-    # U(-bound, bound) in float64 from torch.rand, one correctly rounded operation at a time, so the
-    # numbers are bit-identical on every CPU (Tensor.uniform_ may fuse its multiply-add on some).
-    u = torch.rand(shape, generator=generator, dtype=torch.float64)
-    return u.mul_(2).sub_(1).mul_(bound)
 
 
 class StackedMLP(nn.Module):
@@ -87,8 +81,9 @@ class StackedMLP(nn.Module):
         weights, biases = [], []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
             bound = 1 / math.sqrt(fan_in)
-            w = [_portable_uniform((fan_out, fan_in), bound, g) for g in generators]  # nn.Linear's (out, in)
-            b = [_portable_uniform((fan_out,), bound, g) for g in generators]
+            # the same numbers on every CPU (see portable_uniform_), drawn as nn.Linear's (out, in)
+            w = [portable_uniform_(torch.empty(fan_out, fan_in, dtype=torch.float64), bound, g) for g in generators]
+            b = [portable_uniform_(torch.empty(fan_out, dtype=torch.float64), bound, g) for g in generators]
             weights.append(nn.Parameter(torch.stack([wr.T for wr in w]).contiguous()))
             biases.append(nn.Parameter(torch.stack(b).unsqueeze(1)))
         self.weights = nn.ParameterList(weights)
