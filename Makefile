@@ -7,6 +7,10 @@ JB := $(BIN)/jupyter-book
 # Notebooks executed by make are quiet (no progress bars) so their stored outputs stay clean.
 export BOOK_PROGRESS := 0
 export PYTHONWARNINGS := ignore::DeprecationWarning:jupyter_client
+# Matplotlib caches its font list (with absolute paths into the venv) in its config folder. One per
+# venv, built at install: a shared cache left by a deleted venv, or one built on the fly, makes the
+# first figure of a notebook print font warnings to stderr, which fails nbval.
+export MPLCONFIGDIR := $(CURDIR)/$(VENV)/mplconfig
 
 CJK_FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
@@ -31,6 +35,7 @@ $(STAMP): requirements.txt | $(BIN)/python
 	# d2l 1.0.3 pins numpy 1.23.5 and matplotlib 3.7.2, which would downgrade (and break) our stack;
 	# its d2l.torch module works with the versions above, so install it without dependencies.
 	$(BIN)/python -m pip install --quiet --no-deps d2l==1.0.3
+	$(BIN)/python -c "import matplotlib.font_manager"  # builds the font cache in $(MPLCONFIGDIR)
 	touch $(STAMP)
 
 # The browser test drives Debian's chromium through Playwright (Playwright's own browser download
@@ -71,7 +76,7 @@ PERTURBED_NUMERICS := ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THRE
 	MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41
 # It runs copies of the chapters in their own folder, so that nothing a chapter writes (checkpoints,
 # logs) is shared with the native run: both really compute, and `make test` runs them side by side.
-PERTURBED_DIR := _build/perturbed
+PERTURBED_DIR := .nbval-perturbed
 notebooks-perturbed: install
 	rm -rf $(PERTURBED_DIR) && mkdir -p $(PERTURBED_DIR) && cp $(or $(NOTEBOOKS),chapters/*.ipynb) $(PERTURBED_DIR)/
 	env $(PERTURBED_NUMERICS) $(NBVAL) $(PERTURBED_DIR)
@@ -101,5 +106,5 @@ execute: install
 	$(BIN)/python tools/execute_notebooks.py $(or $(NOTEBOOKS),chapters/*.ipynb)
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache
+	rm -rf _build .nbval-perturbed .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
