@@ -162,14 +162,15 @@ def train_epoch(
 
 
 def _read_checkpoint(path: Path, config: TrainConfig, precision: str) -> tuple[dict | None, str]:
-    """The state saved at ``path`` if it belongs to this run (same config and precision), and why not."""
+    """The state saved at ``path`` if it belongs to this run (same config and precision), else ``None``;
+    and a message when the reader should be told why a run's own checkpoint was not resumed."""
     if not path.exists():
-        return None, "no checkpoint"
+        return None, ""
     # To the CPU first: load_state_dict puts each tensor where it belongs, and the loader's
     # generator state must stay a CPU tensor.
     state = torch.load(path, weights_only=True, map_location="cpu")
     if state["config"] != dataclasses.asdict(config):
-        return None, "another configuration"
+        return None, ""  # another run's checkpoint: silently not this one
     if state.get("precision") != precision:  # e.g. an fp32 run's empty gradient-scaler state cannot drive fp16
         return None, f"{path.name} holds a {state.get('precision')} run, this one is {precision}: not resumed"
     return state, ""
@@ -246,7 +247,7 @@ def train_cifar10(
     history, start_epoch = History(), 1
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None:
-        state, why_not = _read_checkpoint(checkpoint, config, precision)
+        state, message = _read_checkpoint(checkpoint, config, precision)
         if state is not None:
             for name, part in parts.items():
                 part.load_state_dict(state[name])
@@ -254,8 +255,8 @@ def train_cifar10(
             history, start_epoch = History([dict(r) for r in state["history"]]), state["epoch"] + 1
             if verbose:
                 print(f"{label}resumed from {checkpoint.name} after epoch {state['epoch']}")
-        elif verbose and why_not.endswith("not resumed"):
-            print(f"{label}{why_not}, training from the start")
+        elif verbose and message:
+            print(f"{label}{message}, training from the start")
     writer = None
     if log_dir is not None:
         from torch.utils.tensorboard import SummaryWriter
