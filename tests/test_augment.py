@@ -156,3 +156,29 @@ def test_loader_state_saved_on_cuda_loads_back():
     other = DeviceLoader(_batch(8), torch.arange(8), 4, train=True, device="cuda", seed=4)
     other.load_state_dict(state)
     assert torch.equal(other.generator.get_state(), loader.generator.get_state())
+
+
+def test_flips_alternate_between_epochs():
+    images = _batch(16)
+    loader = DeviceLoader(images, torch.arange(16), 16, train=True, max_shift=0, seed=0)
+    normalized = normalize(images)
+
+    def mirrored(batch, labels):
+        return {int(i) for x, i in zip(batch, labels, strict=True) if torch.equal(x, normalized[i].flip(-1))}
+
+    epochs = [mirrored(*next(iter(loader))) for _ in range(3)]
+    assert 0 < len(epochs[0]) < 16  # a random half (about) in the first epoch
+    assert epochs[1] == set(range(16)) - epochs[0]  # then exactly the others
+    assert epochs[2] == epochs[0]
+
+
+def test_alternating_flips_survive_a_resume():
+    images = _batch(16)
+    loader = DeviceLoader(images, torch.arange(16), 8, train=True, seed=1)
+    list(loader)
+    state = loader.state_dict()
+    expected = list(loader)
+    fresh = DeviceLoader(images, torch.arange(16), 8, train=True, seed=7)
+    fresh.load_state_dict(state)
+    for (a, la), (b, lb) in zip(expected, fresh, strict=True):
+        assert torch.equal(a, b) and torch.equal(la, lb)

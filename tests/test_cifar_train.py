@@ -1,6 +1,7 @@
 """The CIFAR-10 recipe on tiny random data: presets, history, checkpoints and resume."""
 
 import dataclasses
+import itertools
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ import torch
 from utils.augment import DeviceLoader
 from utils.cifar10 import CIFAR10
 from utils.cifar_train import CIFAR_PRESETS, TrainConfig, amp_dtype, cifar_config, train_cifar10
+from utils.models import FastResNet
 
 TINY = TrainConfig(epochs=2, batch_size=16, lr=0.05, widths=(4, 8, 8), seed=0)
 
@@ -39,7 +41,8 @@ def test_cifar_config_applies_overrides_and_validates():
     "field",
     [
         {"epochs": 0}, {"lr": 0.0}, {"momentum": 1.0}, {"label_smoothing": 1.0}, {"warmup_fraction": -0.1},
-        {"low_res_epochs": 10}, {"low_res_epochs": -1}, {"low_res_size": 4},
+        {"low_res_epochs": 10}, {"low_res_epochs": -1}, {"low_res_size": 4}, {"bias_lr_scale": 0.0},
+        {"lr_start": 1.5}, {"lr_end": -0.1}, {"whiten_bias_epochs": -1}, {"depth": 0}, {"tta": 3},
     ],
 )  # fmt: skip
 def test_config_rejects_bad_values(field):
@@ -102,8 +105,14 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, capsys
     checkpoint = tmp_path / "run.pt"
     train_cifar10(tiny_data, config, checkpoint=checkpoint, stop_after_epoch=1, verbose=False)  # "disconnect"
     assert checkpoint.exists() and not list(tmp_path.glob("*.tmp"))  # written atomically
-    resumed, resumed_history = train_cifar10(tiny_data, config, checkpoint=checkpoint)
-    assert "resumed from run.pt after epoch 1" in capsys.readouterr().out
+    resumed, resumed_history = train_cifar10(tiny_data, config, checkpoint=checkpoint, label="tiny ")
+    out = capsys.readouterr().out
+    assert "resumed from run.pt after epoch 1" in out
+    assert [line.split()[2] for line in out.splitlines() if line.startswith("tiny epoch")] == [
+        "1",
+        "2",
+        "3",
+    ]  # replayed
 
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{name} differs after resuming")
@@ -162,7 +171,7 @@ def test_tta_averages_low_precision_logits_in_float32():
     images[..., 0] = 255  # the left column is bright, so the mirror image's right column is
     loader = DeviceLoader(images, torch.ones(4, dtype=torch.long), 1000, train=False)
     # (1 + (1 + 2^-7)) / 2 rounds back to 1 in bf16, a tie that argmax breaks toward class 0.
-    result = evaluate(_MirrorSensitive(), loader, torch.nn.functional.cross_entropy, accuracy=True, flip_tta=True)
+    result = evaluate(_MirrorSensitive(), loader, torch.nn.functional.cross_entropy, accuracy=True, tta=1)
     assert result["accuracy"] == 1.0
 
 
@@ -203,24 +212,25 @@ def test_cuda_run_resumes_from_its_checkpoint(tiny_data, tmp_path, monkeypatch, 
 
 def test_train_epoch_applies_weight_decay_through_the_optimizer_only(tiny_data):
     """One epoch with and without decay: the loss reported is the data loss; the decayed conv weights end smaller."""
-    from utils.cifar_train import train_epoch
+    from utils.cifar_train import parameter_groups, train_epoch
+    from utils.lookahead import Lookahead
     from utils.models import FastResNet
-    from utils.regularization import decay_parameter_groups
 
     def one_epoch(weight_decay):
         torch.manual_seed(0)
         model = FastResNet((4, 8, 8))
-        optimizer = torch.optim.SGD(decay_parameter_groups(model, weight_decay), lr=0.1)
+        optimizer = torch.optim.SGD(parameter_groups(model, dataclasses.replace(TINY, weight_decay=weight_decay)))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         loader = DeviceLoader(tiny_data.train_images, tiny_data.train_labels, 16, train=True, seed=0)
-        loss, accuracy = train_epoch(model, loader, optimizer, scheduler, torch.amp.GradScaler("cpu", enabled=False))
+        scaler = torch.amp.GradScaler("cpu", enabled=False)
+        loss, accuracy = train_epoch(model, loader, optimizer, scheduler, scaler, Lookahead(model), len(loader))
         return model, loss, accuracy
 
     plain, loss, accuracy = one_epoch(0.0)
     decayed, loss_decayed, _ = one_epoch(0.5)
     assert 0 <= accuracy <= 1 and loss > 0
     assert loss_decayed == pytest.approx(loss, rel=0.5)  # the reported loss is the data loss alone
-    conv = next(name for name, p in plain.named_parameters() if p.ndim == 4)
+    conv = next(name for name, p in plain.named_parameters() if p.ndim == 4 and p.requires_grad)
     assert dict(decayed.named_parameters())[conv].norm() < dict(plain.named_parameters())[conv].norm()
 
 
@@ -231,3 +241,51 @@ def test_final_clean_train_accuracy_is_measured_in_eval_mode_without_augmentatio
     loader = DeviceLoader(tiny_data.train_images, tiny_data.train_labels, 1000, train=False, channels_last=True)
     clean = evaluate(model, loader, torch.nn.functional.cross_entropy, accuracy=True)["accuracy"]
     assert history.records[-1]["final_train_clean_accuracy"] == clean
+
+
+def test_parameter_groups_decay_weights_and_speed_up_batch_norm_biases():
+    from utils.cifar_train import parameter_groups
+    from utils.models import FastResNet
+
+    model = FastResNet((4, 8))
+    decayed, norm, other = parameter_groups(model, TINY)
+    assert decayed["weight_decay"] == TINY.weight_decay and decayed["lr"] == TINY.lr
+    assert all(p.ndim >= 2 for p in decayed["params"]) and any(p is model.classifier.weight for p in decayed["params"])
+    norm_biases = [m.bias for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert {id(p) for p in norm["params"]} == {id(p) for p in norm_biases}
+    assert norm["lr"] == TINY.lr * TINY.bias_lr_scale and norm["weight_decay"] == 0
+    assert [id(p) for p in other["params"]] == [id(model.whiten.bias)] and other["weight_decay"] == 0
+    assert all(p is not model.whiten.weight for p in decayed["params"])  # frozen: not trained at all
+
+
+def test_lr_factor_rises_from_start_and_falls_to_end():
+    from utils.cifar_train import lr_factor
+
+    factors = [lr_factor(t, 100, 0.25, start=0.2, end=0.07) for t in range(101)]
+    assert factors[0] == pytest.approx(0.2) and factors[25] == pytest.approx(1.0)
+    assert factors[100] == pytest.approx(0.07) and max(factors) == pytest.approx(1.0)
+    assert all(a <= b for a, b in itertools.pairwise(factors[:26]))
+
+
+def test_whitening_bias_learns_only_in_its_first_epochs(tiny_data):
+    grads = []
+    original_step = torch.optim.SGD.step
+
+    def recording_step(self, *args, **kwargs):
+        grads.append(model_ref[0].whiten.bias.grad is not None)
+        return original_step(self, *args, **kwargs)
+
+    model_ref = []
+    original_init = FastResNet.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        model_ref.append(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.optim.SGD, "step", recording_step)
+        patch.setattr(FastResNet, "__init__", recording_init)
+        model, _ = train_cifar10(tiny_data, dataclasses.replace(TINY, epochs=3, whiten_bias_epochs=1), verbose=False)
+    steps = len(grads) // 3
+    assert grads == [True] * steps + [False] * (2 * steps)  # a gradient in epoch 1 only
+    assert not torch.equal(model.whiten.bias, torch.zeros_like(model.whiten.bias))

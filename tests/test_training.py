@@ -87,3 +87,25 @@ def test_evaluate_weights_batches_by_size():
 def test_evaluate_empty_is_an_error():
     with pytest.raises(ValueError, match="empty"):
         evaluate(nn.Identity(), [], nn.functional.mse_loss)
+
+
+def test_tta_level_two_weights_six_views():
+    from utils.training import tta_outputs
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 5 * 5, 4)).double()
+    x = torch.randn(2, 3, 5, 5, dtype=torch.float64)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    views = [x, padded[..., :5, :5], padded[..., 2:, 2:]]
+    mean = [(model(v) + model(v.flip(-1))) / 2 for v in views]
+    torch.testing.assert_close(tta_outputs(model, x, 2), mean[0] / 2 + mean[1] / 4 + mean[2] / 4)
+    torch.testing.assert_close(tta_outputs(model, x, 1), mean[0])
+    torch.testing.assert_close(tta_outputs(model, x, 0), model(x))
+
+
+def test_evaluate_rejects_an_unknown_tta_level():
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="tta"):
+        evaluate(
+            model, [(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))], torch.nn.functional.cross_entropy, tta=3
+        )

@@ -97,6 +97,9 @@ class DeviceLoader:
         images: uint8 ``(N, 3, H, W)``. labels: int64 ``(N,)``.
         batch_size: examples per batch; the last partial batch is dropped when ``train``.
         train: shuffle and augment (translate by up to ``max_shift`` pixels, flip) if True.
+            Flips alternate (airbench's derandomised flipping): the first epoch mirrors a random half
+            of the images, and every later epoch mirrors exactly the images the epoch before did
+            not, so each image is seen both ways in every two epochs.
         seed: seeds the shuffling and augmentation; ``state_dict`` saves their progress.
         image_size: resize every batch to this size (after augmentation); ``None`` keeps the
             native size. It is a plain attribute, so a training loop may change it between epochs.
@@ -133,6 +136,8 @@ class DeviceLoader:
             positive_int("image_size", image_size)
         self.image_size = image_size
         self.generator = torch.Generator().manual_seed(seed)
+        self.epoch = 0  # epochs started so far
+        self.first_flips: torch.Tensor | None = None  # image i is mirrored in epoch e iff first_flips[i] xor (e odd)
 
     def __len__(self) -> int:
         n = len(self.labels)
@@ -142,9 +147,13 @@ class DeviceLoader:
         n = len(self.labels)
         order = shifts = flips = None
         if self.train:  # the whole epoch's randomness, drawn at once and copied to the device once
-            order = torch.randperm(n, generator=self.generator).to(self.device)
+            order_cpu = torch.randperm(n, generator=self.generator)
+            order = order_cpu.to(self.device)
             shifts = torch.randint(0, 2 * self.max_shift + 1, (2, n), generator=self.generator).to(self.device)
-            flips = (torch.rand(n, generator=self.generator) < 0.5).to(self.device)
+            if self.first_flips is None:
+                self.first_flips = torch.rand(n, generator=self.generator) < 0.5
+            flips = (self.first_flips ^ bool(self.epoch % 2))[order_cpu].to(self.device)
+            self.epoch += 1
         for i in range(len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size] if order is not None else None
             if index is None:  # evaluation: batches in order
@@ -163,8 +172,14 @@ class DeviceLoader:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The random state, to resume the exact sequence of batches after a checkpoint."""
-        return {"generator": self.generator.get_state()}
+        state = {"generator": self.generator.get_state(), "epoch": torch.tensor(self.epoch)}
+        if self.first_flips is not None:
+            state["first_flips"] = self.first_flips.clone()
+        return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore a state saved by :meth:`state_dict`, wherever its tensor was loaded to."""
+        """Restore a state saved by :meth:`state_dict`, wherever its tensors were loaded to."""
         self.generator.set_state(state["generator"].cpu())  # a CPU generator takes a CPU ByteTensor
+        self.epoch = int(state["epoch"])
+        first_flips = state.get("first_flips")
+        self.first_flips = None if first_flips is None else first_flips.cpu().clone()

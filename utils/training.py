@@ -11,7 +11,7 @@ from torch import nn
 from .checks import positive_int
 from .progress import Progress
 
-__all__ = ["History", "evaluate", "fit"]
+__all__ = ["History", "evaluate", "fit", "tta_outputs"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -46,6 +46,31 @@ class History:
 
 
 @torch.no_grad()
+def tta_outputs(model: nn.Module, images: torch.Tensor, level: int) -> torch.Tensor:
+    """``model``'s outputs (in float32 at least) on ``images`` averaged over test-time augmented views.
+
+    Level 0: the images alone. Level 1: the mean over each image and its mirror image. Level 2:
+    half of that, plus a quarter each of the same mirror mean on the image shifted one pixel up
+    and left, and one pixel down and right (reflecting at the borders): six views in all.
+    """
+
+    def outputs(x: torch.Tensor) -> torch.Tensor:  # at least float32: bf16 averages can tie
+        out = model(x)
+        return out.to(torch.promote_types(out.dtype, torch.float32))
+
+    def mirror_mean(x: torch.Tensor) -> torch.Tensor:
+        return (outputs(x) + outputs(x.flip(-1))) / 2
+
+    if level == 0:
+        return outputs(images)
+    if level == 1:
+        return mirror_mean(images)
+    h, w = images.shape[-2:]
+    padded = torch.nn.functional.pad(images, (1, 1, 1, 1), mode="reflect")
+    shifted = (padded[..., :h, :w], padded[..., 2:, 2:])
+    return mirror_mean(images) / 2 + sum(mirror_mean(x) for x in shifted) / 4
+
+
 def evaluate(
     model: nn.Module,
     batches: Iterable[Batch],
@@ -53,22 +78,25 @@ def evaluate(
     *,
     device: torch.device | None = None,
     accuracy: bool = False,
-    flip_tta: bool = False,
+    tta: int = 0,
     autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """Mean loss (and optionally classification accuracy) of ``model`` over ``batches``.
 
     ``loss_fn`` must return the batch *mean*; the result weights each batch by its size.
-    ``flip_tta`` averages the outputs for each input and its mirror image (last dimension
-    flipped: test-time augmentation for images); ``autocast_dtype`` runs the model under
+    ``tta`` is the level of test-time augmentation for images (:func:`tta_outputs`): 0 none,
+    1 the mean over each input and its mirror image, 2 adds one-pixel translations (airbench's
+    "mirror + translate"); ``autocast_dtype`` runs the model under
     ``torch.autocast`` in that precision. Outputs are cast to float32 before the loss, the
     average and ``argmax`` (an average in bf16 can round two classes to a tie), and the sums
     stay on the device until the end, so a GPU is not made to wait after every batch. The model
     is put in eval mode for the pass and restored to its previous mode after.
 
     Raises:
-        ValueError: if ``batches`` is empty.
+        ValueError: if ``batches`` is empty, or ``tta`` is not 0, 1 or 2.
     """
+    if tta not in (0, 1, 2):
+        raise ValueError(f"tta must be 0 (none), 1 (mirror) or 2 (mirror + translate), got {tta!r}")
     was_training = model.training
     model.eval()
     total_loss, correct, count = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
@@ -77,9 +105,7 @@ def evaluate(
             if device is not None:
                 X, y = X.to(device), y.to(device)
             with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                out = model(X).float()
-                if flip_tta:
-                    out = (out + model(X.flip(-1)).float()) / 2
+                out = tta_outputs(model, X, tta)
             total_loss = total_loss.to(out.device) + loss_fn(out, y) * len(y)
             if accuracy:
                 correct = correct.to(out.device) + (out.argmax(dim=1) == y).sum()

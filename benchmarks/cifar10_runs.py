@@ -1,0 +1,124 @@
+"""Train chapter 5's recipe for a preset over seeds and weight decays, and store what it printed.
+
+The chapter runs one pair of runs live; this script runs the measurements that do not fit its time
+budget, on whatever device it is given, and writes them where the chapter reads them:
+
+- the ``gpu`` preset's accuracy, measured by running it (on a CPU in fp32 if no GPU is lent);
+- weight decay's effect as a paired difference over seeds: each seed trains twice with the same
+  initialisation, data order and augmentation, once with the preset's ``weight_decay`` and once
+  with 0.
+
+Every run keeps a checkpoint after each epoch (under ``$BOOK_OUTPUT/checkpoints/benchmarks``, or
+``--checkpoint-dir``), so an interrupted invocation resumes where it stopped, and a run that chapter 5
+already made (same preset, seed and weight decay) is reused when pointed at its checkpoints. The
+results file (JSON) holds the command, the device, the torch version, the data source, each run's
+config, per-epoch history, final accuracies and wall time; the same lines are printed as the runs go.
+
+Usage:
+  python benchmarks/cifar10_runs.py --preset gpu --seeds 0 --out benchmarks/results/gpu_preset_cpu.json
+  python benchmarks/cifar10_runs.py --preset cpu --seeds 0 1 2 --weight-decays default 0 \\
+      --out benchmarks/results/cpu_weight_decay_pairs.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from utils.cifar10 import load_cifar10
+from utils.cifar_train import cifar_config, train_cifar10
+from utils.files import output_path
+from utils.presets import PRESET_NAMES
+from utils.reproducibility import describe_device, get_device
+
+
+def _weight_decays(values: list[str], default: float) -> list[float]:
+    """``default`` stands for the preset's own weight decay; other values are numbers >= 0."""
+    decays = []
+    for value in values:
+        decay = default if value == "default" else float(value)
+        if decay < 0:
+            raise argparse.ArgumentTypeError(f"a weight decay must be >= 0, got {value}")
+        decays.append(decay)
+    return decays
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the requested trainings; return (and write, with ``--out``) the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=PRESET_NAMES, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--weight-decays", nargs="+", default=["default"], help="numbers, or 'default'")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--data", default=None, help="a CIFAR-10 copy (default: $BOOK_CIFAR10)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON results file")
+    parser.add_argument(
+        "--checkpoint-dir", type=Path, default=output_path("checkpoints", "benchmarks"),
+        help="where each run keeps its checkpoint (default $BOOK_OUTPUT/checkpoints/benchmarks); "
+        "chapter 5's checkpoints are in chapters/checkpoints/chapter5, with the same names",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+
+    device = torch.device(args.device) if args.device else get_device()
+    data = load_cifar10(args.data)
+    decays = _weight_decays(args.weight_decays, cifar_config(args.preset).weight_decay)
+    results = {
+        "command": "python "
+        + shlex.join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "device": describe_device(device),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "torch": torch.__version__,
+        "data": data.source,
+        "preset": args.preset,
+        "runs": [],
+    }
+    print(f"preset {args.preset} on {results['device']}, torch {torch.__version__}, data: {data.source}")
+    for seed in args.seeds:
+        for decay in decays:
+            config = cifar_config(args.preset, seed=seed, weight_decay=decay)
+            name = f"{args.preset}-wd{decay:g}-seed{seed}"
+            print(f"--- {name}: {config}", flush=True)
+            start = time.perf_counter()
+            _, history = train_cifar10(
+                data, config, device=device, label=f"[{name}] ",
+                checkpoint=args.checkpoint_dir / f"{name}.pt",
+            )  # fmt: skip
+            last = history.records[-1]
+            run = {
+                "name": name, "seed": seed, "weight_decay": decay, "config": dataclasses.asdict(config),
+                "history": history.records, "final_tta_accuracy": last["final_tta_accuracy"],
+                "final_train_clean_accuracy": last["final_train_clean_accuracy"],
+                "training_seconds": sum(history["seconds"]),
+                "wall_seconds_this_invocation": time.perf_counter() - start,
+            }  # fmt: skip
+            print(
+                f"[{name}] final test accuracy (TTA level {config.tta}) {100 * run['final_tta_accuracy']:.2f} %, "
+                f"clean train slice {100 * run['final_train_clean_accuracy']:.2f} %, "
+                f"training time {run['training_seconds'] / 60:.1f} min",
+                flush=True,
+            )
+            results["runs"].append(run)
+            if args.out is not None:  # after every run, so a partial invocation leaves its finished runs
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(results, indent=1) + "\n")
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    if args.out is not None:
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"results written to {args.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

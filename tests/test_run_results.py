@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from utils.run_results import load_run_results
+
+
+def _run(seed, wd, accuracy):
+    return {
+        "seed": seed, "weight_decay": wd, "history": [], "final_tta_accuracy": accuracy,
+        "final_train_clean_accuracy": 0.9, "training_seconds": 1.0,
+    }  # fmt: skip
+
+
+def _write(tmp_path, runs, **meta):
+    blob = {
+        "command": "python benchmarks/cifar10_runs.py --preset cpu", "device": "cpu (2 threads)", "torch": "2.x",
+        "data": "local copy", "preset": "cpu", "started": "2026-11-25T04:00:00+00:00", "runs": runs,
+    } | meta  # fmt: skip
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(blob))
+    return path
+
+
+def test_paired_accuracies_match_seeds_across_weight_decays(tmp_path):
+    runs = [_run(0, 1e-3, 0.9), _run(0, 0.0, 0.8), _run(1, 0.0, 0.7), _run(1, 1e-3, 0.75), _run(2, 1e-3, 0.5)]
+    results = load_run_results(_write(tmp_path, runs))
+    seeds, treated, untreated = results.paired_accuracies(1e-3)
+    assert seeds == [0, 1]  # seed 2 has no run without decay
+    assert treated == pytest.approx([90, 75]) and untreated == pytest.approx([80, 70])
+    assert "cpu preset on cpu (2 threads)" in results.provenance() and "2026-11-25" in results.provenance()
+    with pytest.raises(ValueError, match="no seed run"):
+        results.paired_accuracies(5e-3)
+
+
+def test_incomplete_files_are_clear_errors(tmp_path):
+    path = _write(tmp_path, [_run(0, 0.0, 0.8)])
+    blob = json.loads(path.read_text())
+    del blob["device"]
+    path.write_text(json.dumps(blob))
+    with pytest.raises(ValueError, match="missing \\['device'\\]"):
+        load_run_results(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_run_results(path)
+    bad_run = _run(0, 0.0, 0.8)
+    del bad_run["history"]
+    with pytest.raises(ValueError, match="run 0 lacks"):
+        load_run_results(_write(tmp_path, [bad_run]))

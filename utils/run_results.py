@@ -1,0 +1,70 @@
+"""Read the results files that ``benchmarks/cifar10_runs.py`` writes, for chapter 5 to cite and plot.
+
+A results file is JSON: where and how the runs were made (command, device, torch, data, dates)
+and one entry per run (seed, weight decay, config, per-epoch history, final accuracies, time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RunResults", "load_run_results"]
+
+_REQUIRED = ("command", "device", "torch", "data", "preset", "runs")
+_RUN_KEYS = ("seed", "weight_decay", "history", "final_tta_accuracy", "final_train_clean_accuracy", "training_seconds")
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """The contents of one results file."""
+
+    path: Path
+    meta: dict
+    runs: list[dict]
+
+    def provenance(self) -> str:
+        """One line saying what produced the results."""
+        m = self.meta
+        when = f", {m['started'][:10]}" if m.get("started") else ""
+        return f"{m['preset']} preset on {m['device']} (torch {m['torch']}), data: {m['data']}{when}; `{m['command']}`"
+
+    def paired_accuracies(
+        self, weight_decay: float, control: float = 0.0
+    ) -> tuple[list[int], list[float], list[float]]:
+        """Seeds that ran with both weight decays, and their final test accuracies (in %) with each.
+
+        Raises:
+            ValueError: if no seed ran with both.
+        """
+        by_key = {(r["seed"], r["weight_decay"]): r for r in self.runs}
+        seeds = sorted(s for s, wd in by_key if wd == weight_decay and (s, control) in by_key)
+        if not seeds:
+            raise ValueError(f"{self.path.name} holds no seed run with both weight_decay={weight_decay} and {control}")
+        treated = [100 * by_key[(s, weight_decay)]["final_tta_accuracy"] for s in seeds]
+        untreated = [100 * by_key[(s, control)]["final_tta_accuracy"] for s in seeds]
+        return seeds, treated, untreated
+
+
+def load_run_results(path: str | os.PathLike[str]) -> RunResults:
+    """Read and check a results file.
+
+    Raises:
+        FileNotFoundError: if it does not exist. ValueError: if it is not a complete results file.
+    """
+    path = Path(path)
+    try:
+        blob = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+    missing = [key for key in _REQUIRED if key not in blob]
+    if missing:
+        raise ValueError(f"{path} is not a results file of benchmarks/cifar10_runs.py: missing {missing}")
+    for i, run in enumerate(blob["runs"]):
+        absent = [key for key in _RUN_KEYS if key not in run]
+        if absent:
+            raise ValueError(f"{path}: run {i} lacks {absent}")
+    meta = {key: value for key, value in blob.items() if key != "runs"}
+    return RunResults(path, meta, blob["runs"])
