@@ -7,6 +7,16 @@ Sources, in order:
    ``train/<class>/*`` and ``test/<class>/*``, or a ``.tar.gz``/``.tgz``/``.tar`` of either;
 2. torchvision's download of the original, when the machine is online.
 
+What is checked before anything is used, each failure a ``ValueError`` that says what to fix:
+
+- every file of a ``cifar-10-batches-py`` folder (``data_batch_1`` to ``data_batch_5``, ``test_batch``)
+  must be present and match the md5 checksum torchvision publishes for it, before it is unpickled;
+- an archive must read to the end (a damaged or partly copied one is reported as such);
+- whatever the layout, the data must hold the full CIFAR-10: 5,000 training and 1,000 test images
+  of each class (:data:`EXPECTED_PER_CLASS`).
+
+macOS metadata (``__MACOSX/`` folders, ``._*`` AppleDouble files) in an archive or a folder is skipped.
+
 The decoded arrays are cached (``$BOOK_CACHE``, default ``~/.cache/regularization-executed``) in
 one file per source, written atomically and checked on load, so the second load takes well under
 a second and a corrupt or partial cache is detected and rebuilt.
@@ -14,6 +24,7 @@ a second and a corrupt or partial cache is detected and rebuilt.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -22,6 +33,7 @@ import re
 import socket
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +46,7 @@ __all__ = [
     "CLASSES",
     "DATA_ENV_VAR",
     "CACHE_ENV_VAR",
+    "EXPECTED_PER_CLASS",
     "CIFAR10",
     "load_cifar10",
     "default_cache_dir",
@@ -47,6 +60,10 @@ CACHE_ENV_VAR = "BOOK_CACHE"
 _CACHE_FORMAT = 1
 _DOWNLOAD_HOST = ("www.cs.toronto.edu", 443)
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+EXPECTED_PER_CLASS: dict[str, int] = {"train": 5000, "test": 1000}
+"""Images of each class in each split of the real CIFAR-10; a copy with other counts is refused."""
+# what a damaged or partly copied archive raises while it is read (gzip.BadGzipFile is an OSError)
+_DAMAGED_ARCHIVE = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
 @dataclass
@@ -88,8 +105,53 @@ def default_cache_dir() -> Path:
 # ----------------------------------------------------------------------------- readers of each layout
 
 
+def _is_macos_junk(name: str) -> bool:
+    """A ``._*`` AppleDouble file or anything under ``__MACOSX/`` (``name`` relative to the copy): macOS metadata."""
+    parts = Path(name).parts
+    return bool(parts) and (parts[-1].startswith("._") or "__MACOSX" in parts)
+
+
+def _batch_checksums() -> dict[str, list[tuple[str, str]]]:
+    """torchvision's published ``(file name, md5)`` of each pickled batch, by split.
+
+    Taken from torchvision (imported here, on use, because it is slow to import) so that this
+    code never holds a copy of the checksums.
+    """
+    from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
+
+    return {
+        "train": [(name, md5) for name, md5 in TorchvisionCIFAR10.train_list],
+        "test": [(name, md5) for name, md5 in TorchvisionCIFAR10.test_list],
+    }
+
+
+def _check_batch_files(folder: Path, checksums: dict[str, list[tuple[str, str]]]) -> None:
+    """Every batch file is present and matches its checksum; raises ``ValueError`` naming the first that is not."""
+    from torchvision.datasets.utils import check_integrity
+
+    files = checksums["train"] + checksums["test"]
+    for name, md5 in files:
+        file = folder / name
+        if not file.is_file():
+            raise ValueError(
+                f"{file} is missing: a complete cifar-10-batches-py holds {', '.join(n for n, _ in files)}. "
+                f"Copy the whole folder again and point ${DATA_ENV_VAR} (or path=) at it."
+            )
+        if not check_integrity(file, md5):
+            raise ValueError(
+                f"{file} does not match torchvision's published checksum: it is corrupt or not the original "
+                f"CIFAR-10 file. Download or copy cifar-10-batches-py again and point ${DATA_ENV_VAR} (or path=) "
+                "at the new copy."
+            )
+
+
 def _read_batches(folder: Path) -> tuple[torch.Tensor, ...]:
-    """torchvision's ``cifar-10-batches-py``: pickled dicts of ``data`` (N, 3072) and ``labels``."""
+    """torchvision's ``cifar-10-batches-py``: pickled dicts of ``data`` (N, 3072) and ``labels``.
+
+    Each file is checked against torchvision's published md5 before it is unpickled.
+    """
+    checksums = _batch_checksums()
+    _check_batch_files(folder, checksums)
 
     def read(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = [], []
@@ -100,8 +162,7 @@ def _read_batches(folder: Path) -> tuple[torch.Tensor, ...]:
             labels.extend(batch["labels"])
         return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64)
 
-    train_names = sorted(p.name for p in folder.glob("data_batch_*"))
-    return (*read(train_names), *read(["test_batch"]))
+    return (*read([name for name, _ in checksums["train"]]), *read([name for name, _ in checksums["test"]]))
 
 
 def _decode_image(source: str | Path | io.BytesIO, name: str) -> np.ndarray:
@@ -125,14 +186,14 @@ def _read_image_folder(root: Path) -> tuple[torch.Tensor, ...]:
     """``train/<class>/*`` and ``test/<class>/*``; class folders in CIFAR-10 label order."""
 
     def read(split: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        folders = sorted(p for p in split.iterdir() if p.is_dir())
+        folders = sorted(p for p in split.iterdir() if p.is_dir() and not _is_macos_junk(p.name))
         names = [p.name for p in folders]
         if names != list(CLASSES):
             raise ValueError(f"{split} must hold the 10 CIFAR-10 class folders {list(CLASSES)}, found {names}")
         images, labels = [], []
         for label, folder in enumerate(folders):
             for file in sorted(folder.iterdir()):
-                if file.suffix.lower() not in _IMAGE_SUFFIXES:
+                if file.suffix.lower() not in _IMAGE_SUFFIXES or _is_macos_junk(file.name):
                     continue
                 images.append(_decode_image(file, str(file)))
                 labels.append(label)
@@ -145,8 +206,8 @@ def _read_image_folder(root: Path) -> tuple[torch.Tensor, ...]:
 
 def _find_layout(root: Path) -> tuple[str, Path] | None:
     """The layout found at ``root`` or one level below it: ``("batches", dir)`` or ``("folders", dir)``."""
-    for candidate in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
-        if (candidate / "data_batch_1").exists() and (candidate / "test_batch").exists():
+    for candidate in (root, *sorted(p for p in root.iterdir() if p.is_dir() and not _is_macos_junk(p.name))):
+        if (candidate / "test_batch").exists() or any(candidate.glob("data_batch_*")):
             return "batches", candidate
         if (candidate / "train").is_dir() and (candidate / "test").is_dir():
             return "folders", candidate
@@ -166,6 +227,8 @@ def _read_image_tar(archive: tarfile.TarFile) -> tuple[torch.Tensor, ...] | None
     for member in archive:
         match = pattern.search(member.name)
         if not member.isfile() or match is None or Path(member.name).suffix.lower() not in _IMAGE_SUFFIXES:
+            continue
+        if _is_macos_junk(member.name):
             continue
         split, cls = match.groups()
         if cls not in CLASSES:
@@ -187,13 +250,19 @@ def _read_local(path: Path) -> tuple[torch.Tensor, ...]:
     if path.is_file():
         if not (path.name.endswith((".tar.gz", ".tgz", ".tar"))):
             raise ValueError(f"{path} is a file but not a .tar.gz/.tgz/.tar archive; expected {_LAYOUTS}")
-        with tarfile.open(path) as archive:
-            images = _read_image_tar(archive)
-        if images is not None:
-            return images
-        with tempfile.TemporaryDirectory() as tmp, tarfile.open(path) as archive:
-            archive.extractall(tmp, filter="data")  # a few pickled batch files
-            return _read_local(Path(tmp))
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                with tarfile.open(path) as archive:
+                    images = _read_image_tar(archive)
+                    if images is None:  # a few pickled batch files: extract them, then read the folder
+                        members = [m for m in archive.getmembers() if not _is_macos_junk(m.name)]
+                        archive.extractall(tmp, members=members, filter="data")
+            except _DAMAGED_ARCHIVE as error:
+                raise ValueError(
+                    f"the archive {path} is damaged or incomplete ({error}). Download or copy it again, "
+                    f"then point ${DATA_ENV_VAR} (or path=) at the new copy."
+                ) from error
+            return images if images is not None else _read_local(Path(tmp))
     layout = _find_layout(path)
     if layout is None:
         raise ValueError(f"no CIFAR-10 data found in {path}; expected {_LAYOUTS}")
@@ -220,6 +289,25 @@ def _download(cache_dir: Path) -> tuple[torch.Tensor, ...]:
 
     TorchvisionCIFAR10(str(cache_dir), train=True, download=True)
     return _read_batches(cache_dir / "cifar-10-batches-py")
+
+
+def _check_class_counts(tensors: tuple[torch.Tensor, ...]) -> None:
+    """Each split holds :data:`EXPECTED_PER_CLASS` images of every class; else ``ValueError`` naming the first."""
+    for split, labels in (("train", tensors[1]), ("test", tensors[3])):
+        expected = EXPECTED_PER_CLASS[split]
+        if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= len(CLASSES)):
+            raise ValueError(
+                f"the {split} split has labels outside 0-9: this is not CIFAR-10. "
+                f"Check the copy named by ${DATA_ENV_VAR} (or path=)."
+            )
+        counts = torch.bincount(labels, minlength=len(CLASSES)).tolist()
+        for cls, found in zip(CLASSES, counts, strict=True):
+            if found != expected:
+                raise ValueError(
+                    f"the {split} split has {found:,} {cls} {'image' if found == 1 else 'images'}, expected "
+                    f"{expected:,}: the copy named by ${DATA_ENV_VAR} (or path=) is incomplete or not the "
+                    "original CIFAR-10."
+                )
 
 
 # ----------------------------------------------------------------------------- cache
@@ -287,7 +375,9 @@ def load_cifar10(
 
     Raises:
         FileNotFoundError: if the given path does not exist.
-        ValueError: if the path holds no recognised layout, or the layout is malformed.
+        ValueError: if the path holds no recognised layout, the layout is malformed, a batch file
+            does not match torchvision's checksum, an archive is damaged, or a split does not hold
+            :data:`EXPECTED_PER_CLASS` images of each class.
         RuntimeError: if no local copy is given and the machine is offline.
     """
     if path is None and os.environ.get(DATA_ENV_VAR):
@@ -302,8 +392,11 @@ def load_cifar10(
     how = "cache"
     if tensors is None:
         tensors = _read_local(local) if local is not None else _download(cache_root)
+        _check_class_counts(tensors)  # before caching: a refused copy leaves no cache behind
         _save_cache(file, tensors, source)
         how = "decoded and cached"
+    else:
+        _check_class_counts(tensors)  # cheap, and covers caches written before this check existed
     data = CIFAR10(*tensors, source=source)
     if verbose:
         print(f"CIFAR-10 from {source} ({how}): {len(data.train_labels)} train, {len(data.test_labels)} test images")
