@@ -78,7 +78,7 @@ class FastResNet(nn.Module):
     linear classifier whose output is scaled by ``logit_scale`` (small logits train better with label
     smoothing). Every 3x3 conv starts as an identity on its first channels (Dirac initialisation)
     and is followed by batch norm, so its weights are scale-invariant (chapter 5); batch norm's own
-    scale is frozen at 1, so the conv weights alone set each channel's scale.
+    scale is frozen at 1, so a channel's output scale is fixed by batch norm alone.
 
     Raises:
         ValueError: if ``widths`` is empty or holds a non-positive width, or ``depth < 1``.
