@@ -309,9 +309,11 @@ def train_cifar10(
         channels_last=True,
     )  # fmt: skip
     total_steps = config.epochs * len(train_loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, config.warmup_fraction, config.lr_start, config.lr_end)
-    )
+
+    def schedule(step: int) -> float:  # one definition: the optimizer's and the logged learning rates
+        return lr_factor(step, total_steps, config.warmup_fraction, config.lr_start, config.lr_end)
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     parts = {
         "model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler, "loader": train_loader,
         "lookahead": lookahead,
@@ -356,9 +358,7 @@ def train_cifar10(
             "test_loss": test["loss"], "test_accuracy": test["accuracy"], "lr": lr_now, "seconds": seconds,
         }  # fmt: skip
         epoch_steps = range((epoch - 1) * len(train_loader), epoch * len(train_loader))
-        factors = [
-            lr_factor(t, total_steps, config.warmup_fraction, config.lr_start, config.lr_end) for t in epoch_steps
-        ]
+        factors = [schedule(t) for t in epoch_steps]
         lr_mean = config.lr * sum(factors) / len(factors)
         for name, norm in parameter_norms(conv_weights.items()).items():
             record[f"norm/{name}"] = norm
