@@ -289,3 +289,54 @@ def test_whitening_bias_learns_only_in_its_first_epochs(tiny_data):
     steps = len(grads) // 3
     assert grads == [True] * steps + [False] * (2 * steps)  # a gradient in epoch 1 only
     assert not torch.equal(model.whiten.bias, torch.zeros_like(model.whiten.bias))
+
+
+def _class_sorted_data(per_class: int) -> CIFAR10:
+    """A copy sorted by class, as read from class folders; every image of class k has pixel value 20 k."""
+    labels = torch.arange(10).repeat_interleave(per_class)
+    images = (20 * labels).to(torch.uint8)[:, None, None, None].expand(-1, 3, 32, 32).contiguous()
+    return CIFAR10(images, labels, images[:20], labels[:20], source="class-sorted test data")
+
+
+def test_whitening_and_clean_train_slice_sample_every_class_of_a_class_sorted_copy(monkeypatch):
+    """Taking the first images of a class-sorted copy fitted the whitening layer to airplanes only."""
+    import utils.cifar_train
+
+    monkeypatch.setattr(utils.cifar_train, "WHITEN_IMAGES", 50)
+    monkeypatch.setattr(utils.cifar_train, "TRAIN_SLICE", 100)
+    seen: dict[str, torch.Tensor] = {}
+    monkeypatch.setattr(FastResNet, "whiten_from", lambda self, images: seen.setdefault("whiten", images))
+
+    class RecordingLoader(DeviceLoader):
+        def __init__(self, images, labels, *args, **kwargs):
+            super().__init__(images, labels, *args, **kwargs)
+            if len(labels) == 100:
+                seen["slice"] = labels
+
+    monkeypatch.setattr(utils.cifar_train, "DeviceLoader", RecordingLoader)
+    train_cifar10(_class_sorted_data(per_class=40), dataclasses.replace(TINY, epochs=1), verbose=False)
+    whitened_classes = torch.unique(torch.round(seen["whiten"][:, 0, 0, 0] * 1e3))
+    assert len(seen["whiten"]) == 50 and len(whitened_classes) == 10
+    assert len(seen["slice"]) == 100 and torch.bincount(seen["slice"], minlength=10).min() >= 4
+
+
+def test_fixed_sample_is_the_same_random_sample_for_every_run():
+    from utils.cifar_train import fixed_sample
+
+    sample = fixed_sample(1000, 100)
+    assert torch.equal(sample, fixed_sample(1000, 100)) and len(torch.unique(sample)) == 100
+    assert not torch.equal(torch.sort(sample).values, torch.arange(100))  # not the first images
+    assert len(fixed_sample(30, 100)) == 30
+    with pytest.raises(ValueError):
+        fixed_sample(1000, 0)
+
+
+def test_checkpoint_of_an_older_recipe_is_not_resumed(tiny_data, tmp_path, monkeypatch, capsys):
+    import utils.cifar_train
+
+    checkpoint = tmp_path / "run.pt"
+    train_cifar10(tiny_data, TINY, checkpoint=checkpoint, stop_after_epoch=1, verbose=False)
+    monkeypatch.setattr(utils.cifar_train, "RECIPE_VERSION", utils.cifar_train.RECIPE_VERSION + 1)
+    _, history = train_cifar10(tiny_data, TINY, checkpoint=checkpoint)
+    out = capsys.readouterr().out
+    assert "older version of the training code: not resumed" in out and history["epoch"] == [1, 2]

@@ -76,3 +76,9 @@ def test_whiten_from_sets_the_first_layer():
     images = torch.randn(64, 3, 32, 32)
     model.whiten_from(images)
     torch.testing.assert_close(model.whiten.weight, whitening_filters(images))
+
+
+def test_whitening_bias_starts_at_zero():
+    """A random start would shift the whitened patches before the bias has learned anything."""
+    torch.manual_seed(0)
+    assert torch.count_nonzero(FastResNet((8, 8, 8)).whiten.bias) == 0

@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .augment import DeviceLoader, normalize
+from .checks import positive_int
 from .cifar10 import CIFAR10
 from .files import atomic_torch_save
 from .lookahead import EVERY as lookahead_every
@@ -136,6 +137,20 @@ def cifar_config(preset: str | None = None, **overrides: object) -> TrainConfig:
 
 TRAIN_SLICE = 10_000  # training images evaluated clean at the end of a run
 WHITEN_IMAGES = 5_000  # training images whose patches set the whitening layer
+RECIPE_VERSION = 2  # raise when a change to the training code makes old checkpoints another recipe's
+
+
+def fixed_sample(n_total: int, n: int) -> torch.Tensor:
+    """Indices of ``min(n, n_total)`` of ``n_total`` training images: a random sample, the same for every
+    run and seed. A copy of CIFAR-10 read from class folders is sorted by class, so its first
+    images would all be airplanes.
+
+    Raises:
+        ValueError: if ``n_total`` or ``n`` is not a positive int.
+    """
+    positive_int("n_total", n_total)
+    positive_int("n", n)
+    return torch.randperm(n_total, generator=torch.Generator().manual_seed(0))[:n]
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
@@ -229,6 +244,8 @@ def _read_checkpoint(path: Path, config: TrainConfig, precision: str) -> tuple[d
     state = torch.load(path, weights_only=True, map_location="cpu")
     if state["config"] != dataclasses.asdict(config):
         return None, ""  # another run's checkpoint: silently not this one
+    if state.get("recipe_version") != RECIPE_VERSION:
+        return None, f"{path.name} was written by an older version of the training code: not resumed"
     if state.get("precision") != precision:  # e.g. an fp32 run's empty gradient-scaler state cannot drive fp16
         return None, f"{path.name} holds a {state.get('precision')} run, this one is {precision}: not resumed"
     return state, ""
@@ -237,8 +254,8 @@ def _read_checkpoint(path: Path, config: TrainConfig, precision: str) -> tuple[d
 def _save_checkpoint(path: Path, config: TrainConfig, precision: str, epoch: int, history: History, **parts) -> None:
     """Write the run's state after ``epoch`` atomically; ``parts`` are objects with a ``state_dict``."""
     state = {name: part.state_dict() for name, part in parts.items()}
-    state |= {"config": dataclasses.asdict(config), "precision": precision, "epoch": epoch,
-              "torch_rng": torch.get_rng_state(), "history": history.records}  # fmt: skip
+    state |= {"config": dataclasses.asdict(config), "precision": precision, "recipe_version": RECIPE_VERSION,
+              "epoch": epoch, "torch_rng": torch.get_rng_state(), "history": history.records}  # fmt: skip
     atomic_torch_save(state, path)
 
 
@@ -294,7 +311,8 @@ def train_cifar10(
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(data.train_labels)} training images")
     torch.manual_seed(config.seed)
     model = FastResNet(config.widths, depth=config.depth)
-    model.whiten_from(normalize(data.train_images[:WHITEN_IMAGES]))
+    sample = fixed_sample(len(data.train_labels), max(WHITEN_IMAGES, TRAIN_SLICE))
+    model.whiten_from(normalize(data.train_images[sample[:WHITEN_IMAGES]]))
     model = model.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(parameter_groups(model, config), momentum=config.momentum, nesterov=True)
     lookahead = Lookahead(model)
@@ -305,8 +323,8 @@ def train_cifar10(
     )  # fmt: skip
     test_loader = DeviceLoader(data.test_images, data.test_labels, 1000, train=False, device=device, channels_last=True)
     train_slice = DeviceLoader(
-        data.train_images[:TRAIN_SLICE], data.train_labels[:TRAIN_SLICE], 1000, train=False, device=device,
-        channels_last=True,
+        data.train_images[sample[:TRAIN_SLICE]], data.train_labels[sample[:TRAIN_SLICE]], 1000, train=False,
+        device=device, channels_last=True,
     )  # fmt: skip
     total_steps = config.epochs * len(train_loader)
 

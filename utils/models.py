@@ -99,6 +99,7 @@ class FastResNet(nn.Module):
         c_in = 2 * 3 * WHITEN_KERNEL**2
         self.whiten = nn.Conv2d(3, c_in, WHITEN_KERNEL, bias=True)
         self.whiten.weight.requires_grad_(False)
+        nn.init.zeros_(self.whiten.bias)  # it learns its offsets; a random start would shift the whitened patches
         layers: list[nn.Module] = [nn.GELU()]
         for width in widths:
             layers += [_conv(c_in, width), nn.MaxPool2d(2), _batch_norm(width), nn.GELU(), _Residual(width, depth)]
