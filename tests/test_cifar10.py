@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from utils import cifar10
-from utils.cifar10 import CLASSES, DATA_ENV_VAR, load_cifar10
+from utils.cifar10 import CIFAR10, CLASSES, DATA_ENV_VAR, load_cifar10
 
 
 def _images(n, seed):
@@ -363,3 +363,29 @@ def test_subset(tmp_path, cache, small):
         data.subset(n_train=21)
     with pytest.raises(ValueError, match="n_test"):
         data.subset(n_test=0)
+
+
+def _sorted_copy(per_class: int) -> CIFAR10:
+    labels = torch.arange(10).repeat_interleave(per_class)
+    images = torch.arange(len(labels)).remainder(256).to(torch.uint8)[:, None, None, None].expand(-1, 3, 32, 32)
+    return CIFAR10(images.contiguous(), labels, images[:5].contiguous(), labels[:5], source="sorted")
+
+
+def test_validation_split_holds_out_a_class_balanced_part_of_the_training_set():
+    data = _sorted_copy(per_class=20)  # 200 images, each with its own pixel value
+    split = data.validation_split(per_class=5, seed=3)
+    assert torch.bincount(split.test_labels, minlength=10).tolist() == [5] * 10
+    assert torch.bincount(split.train_labels, minlength=10).tolist() == [15] * 10
+    ids = lambda images: set(images[:, 0, 0, 0].tolist())  # noqa: E731 - every image has its own pixel value
+    assert not ids(split.train_images) & ids(split.test_images)
+    assert ids(split.train_images) | ids(split.test_images) == ids(data.train_images)
+    assert len(torch.unique(split.test_labels[:10])) > 1  # mixed, not in class blocks
+    assert torch.equal(split.test_images, data.validation_split(per_class=5, seed=3).test_images)
+    assert not torch.equal(split.test_images, data.validation_split(per_class=5, seed=4).test_images)
+    assert "held-out validation" in split.source
+
+
+@pytest.mark.parametrize("per_class", [0, -1, 1.5, True, 20])
+def test_validation_split_rejects_bad_sizes(per_class):
+    with pytest.raises(ValueError, match=r"per_class|cannot hold out"):
+        _sorted_copy(per_class=20).validation_split(per_class=per_class)

@@ -96,6 +96,35 @@ class CIFAR10:
         test = pick(self.test_images, self.test_labels, n_test, "n_test")
         return CIFAR10(*train, *test, source=f"{self.source} (subset {len(train[1])}/{len(test[1])})")
 
+    def validation_split(self, per_class: int, seed: int = 0) -> CIFAR10:
+        """The training set split in two: ``per_class`` random images of each class held out as the
+        *test* split of the result, the rest as its training split; the real test set is left out.
+
+        Tune on this, never on the test set. The held-out images are the same for a given ``seed``.
+
+        Raises:
+            ValueError: if ``per_class`` is not a positive int, or leaves a class with no training image.
+        """
+        if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+            raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+        g = torch.Generator().manual_seed(seed)
+        held_out = []
+        for label in torch.unique(self.train_labels):
+            members = torch.nonzero(self.train_labels == label).flatten()
+            if per_class >= len(members):
+                raise ValueError(f"class {int(label)} has {len(members)} training images, cannot hold out {per_class}")
+            held_out.append(members[torch.randperm(len(members), generator=g)[:per_class]])
+        val = torch.cat(held_out)
+        val = val[torch.randperm(len(val), generator=g)]  # classes mixed, not in blocks
+        keep = torch.ones(len(self.train_labels), dtype=torch.bool)
+        keep[val] = False
+        train = torch.nonzero(keep).flatten()
+        train = train[torch.randperm(len(train), generator=g)]
+        return CIFAR10(
+            self.train_images[train], self.train_labels[train], self.train_images[val], self.train_labels[val],
+            source=f"{self.source} (training set minus {len(val)} held-out validation images, seed {seed})",
+        )
+
 
 def default_cache_dir() -> Path:
     """``$BOOK_CACHE``, or ``~/.cache/regularization-executed``."""
