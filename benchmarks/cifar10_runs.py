@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import platform
-import shlex
 import sys
 import time
 from datetime import UTC, datetime
@@ -41,6 +38,7 @@ from utils.cifar_train import cifar_config, train_cifar10
 from utils.files import output_path
 from utils.presets import PRESET_NAMES
 from utils.reproducibility import describe_device, get_device
+from utils.run_results import results_header, write_results
 
 
 def _weight_decays(values: list[str], default: float) -> list[float]:
@@ -73,17 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(args.device) if args.device else get_device()
     data = load_cifar10(args.data)
     decays = _weight_decays(args.weight_decays, cifar_config(args.preset).weight_decay)
-    results = {
-        "command": "python "
-        + shlex.join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "device": describe_device(device),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "torch": torch.__version__,
-        "data": data.source,
-        "preset": args.preset,
-        "runs": [],
-    }
+    results = results_header(argv, describe_device(device), data.source, preset=args.preset, runs=[])
     print(f"preset {args.preset} on {results['device']}, torch {torch.__version__}, data: {data.source}")
     for seed in args.seeds:
         for decay in decays:
@@ -110,12 +98,10 @@ def main(argv: list[str] | None = None) -> dict:
                 flush=True,
             )
             results["runs"].append(run)
-            if args.out is not None:  # after every run, so a partial invocation leaves its finished runs
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps(results, indent=1) + "\n")
+            write_results(args.out, results)  # after every run: a partial invocation leaves its finished runs
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    write_results(args.out, results)
     if args.out is not None:
-        args.out.write_text(json.dumps(results, indent=1) + "\n")
         print(f"results written to {args.out}")
     return results
 

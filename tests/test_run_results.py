@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from utils.run_results import load_run_results
+from utils.run_results import load_run_results, results_header, write_results
 
 
 def _run(seed, wd, accuracy):
@@ -47,3 +47,13 @@ def test_incomplete_files_are_clear_errors(tmp_path):
     del bad_run["history"]
     with pytest.raises(ValueError, match="run 0 lacks"):
         load_run_results(_write(tmp_path, [bad_run]))
+
+
+def test_results_header_and_write_results_round_trip(tmp_path):
+    header = results_header(["--preset", "cpu", "--out", "a b.json"], "cpu (2 threads)", "a copy", preset="cpu")
+    assert header["command"].endswith("--preset cpu --out 'a b.json'") and header["preset"] == "cpu"
+    assert {"started", "device", "machine", "torch", "data"} <= header.keys()
+    path = tmp_path / "new" / "results.json"
+    write_results(path, header | {"runs": []})
+    assert json.loads(path.read_text()) == header | {"runs": []}
+    write_results(None, header)  # no file asked for: nothing written, no error

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import shlex
+import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["RunResults", "load_run_results"]
+__all__ = ["RunResults", "load_run_results", "results_header", "write_results"]
 
 _REQUIRED = ("command", "device", "torch", "data", "preset", "runs")
 _RUN_KEYS = ("seed", "weight_decay", "history", "final_tta_accuracy", "final_train_clean_accuracy", "training_seconds")
@@ -68,3 +72,30 @@ def load_run_results(path: str | os.PathLike[str]) -> RunResults:
             raise ValueError(f"{path}: run {i} lacks {absent}")
     meta = {key: value for key, value in blob.items() if key != "runs"}
     return RunResults(path, meta, blob["runs"])
+
+
+def results_header(argv: list[str] | None, device: str, data_source: str, **extra: object) -> dict:
+    """The provenance fields of a results file: the command (with ``argv``, or this process's
+    arguments), start time, ``device`` (in words), machine, torch version and data source; ``extra``
+    fields are added as given."""
+    import torch
+
+    args = argv if argv is not None else sys.argv[1:]
+    return {
+        "command": "python " + shlex.join([Path(sys.argv[0]).as_posix(), *args]),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "device": device,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "torch": torch.__version__,
+        "data": data_source,
+        **extra,
+    }
+
+
+def write_results(path: str | os.PathLike[str] | None, results: dict) -> None:
+    """Write ``results`` as indented JSON to ``path`` (creating its folder); nothing if ``path`` is None."""
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
