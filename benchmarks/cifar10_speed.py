@@ -4,26 +4,34 @@ Measures
   1. training throughput (images/s) of this recipe (FastResNet at 32 px) with the preset's network
      and batch size, with the sprint settings below, and of the original tutorial's recipe (its
      ResNet at 96 px, batch 64, plain SGD, fp32);
-  2. this recipe's wall-clock training time to reach the original's 78 % test accuracy (a real
-     training run on CIFAR-10 with the sprint settings, evaluated after every epoch; evaluation
-     time excluded);
-and prints both with their ratio. The original's time to 78 % is *estimated* as 16 epochs times
-its measured epoch time: its log (seed 000) first reaches 78 % after its 16th epoch, the line
-"Epoch 15. ... Valid Acc: 0.784217" (epochs are counted from 0); later epochs swing between 56 % and
-79 %, and its 20th line is cut off.
+  2. this recipe's wall-clock time to reach the original's 78 % test accuracy (real training runs on
+     CIFAR-10 with the sprint settings, one per seed, evaluated after every epoch; the time counts
+     training and, when only the final evaluation with test-time augmentation reaches 78 %, that
+     evaluation; not the one-view evaluations after each epoch, nor loading the data);
+and prints both with their ratio. The original's time to 78 % is *estimated* as 16 epochs of 50,000
+images at its measured throughput (compute only, on random tensors, which favours it): its log
+(seed 000) first reaches 78 % after its 16th epoch, the line "Epoch 15. ... Valid Acc: 0.784217"
+(epochs are counted from 0); later epochs swing between 56 % and 79 %, and its 20th line is cut off.
 
 The sprint settings are the same recipe (network family, optimizer, schedule, augmentation on the
-device, test-time augmentation) sized for a 78 % target rather than the chapter's: on the CPU a
-narrower network, a 3-epoch schedule whose first epoch sees 16-pixel images (progressive resizing:
-a low-resolution epoch costs about 40 % of a full one), and smaller batches (more steps in the short
-schedule).
+device, test-time augmentation) sized for a 78 % target rather than the chapter's. On the CPU they
+were chosen by ``benchmarks/cifar10_sprint_tuning.py`` on a validation split held out of the
+training set (its results: ``benchmarks/results/sprint_tuning.json``); here they train on the full
+training set, once per seed, and are measured on the test set. (The candidates and the tuning rule
+were written after one run of an earlier, hand-picked sprint had been seen on the test set, at
+77.8 %: that much the test set has influenced.)
 
-Usage: python benchmarks/cifar10_speed.py [--preset cpu] [--data PATH] [--epochs N]
+The ratio is a CPU figure and depends on the CPU: both recipes are timed on the same machine, but
+how much a small network gains over a large one differs between CPUs, and on a GPU a network this
+small cannot keep the device busy (use the ``gpu`` preset there).
+
+Usage: python benchmarks/cifar10_speed.py [--preset cpu] [--seeds 0 1 2] [--data PATH] [--epochs N] [--out results.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -33,12 +41,16 @@ from torch import nn
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tuning script beside this one
+
+from cifar10_sprint_tuning import CANDIDATES
 
 from utils.cifar10 import load_cifar10
 from utils.cifar_train import TrainConfig, cifar_config, train_cifar10
 from utils.models import FastResNet
 from utils.presets import choose_preset, per_preset
 from utils.reproducibility import describe_device, get_device
+from utils.run_results import results_header, write_results
 
 
 class _TutorialBlock(nn.Module):
@@ -88,28 +100,48 @@ ORIGINAL_EPOCHS_TO_78 = 16  # "Epoch 15. ... Valid Acc: 0.784217": the first lin
 TARGET = 0.78
 SPEED_UP_GOAL = 250
 
+CPU_SPRINT = "e3 w16-32-64 b128 low1"  # the candidate that benchmarks/cifar10_sprint_tuning.py chose
+
 # Overrides of each preset for the time-to-78% run (see the module docstring).
 SPRINT_OVERRIDES: dict[str, dict[str, object]] = per_preset(
     smoke={"epochs": 1},
-    cpu=dict(
-        epochs=3,
-        widths=(16, 32, 64),
-        batch_size=128,
-        lr=1.5 * 128 / 1024,  # the recipe's learning rate per example (see utils.cifar_train)
-        low_res_epochs=1,
-        low_res_size=16,
-    ),
+    cpu=CANDIDATES[CPU_SPRINT],
     gpu={"epochs": 2},
 )
 
 
-def sprint_config(preset: str | None = None, epochs: int | None = None) -> TrainConfig:
-    """The preset's config with its sprint overrides (and ``epochs``, if given)."""
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def sprint_config(preset: str | None = None, epochs: int | None = None, seed: int | None = None) -> TrainConfig:
+    """The preset's config with its sprint overrides (and ``epochs`` and ``seed``, if given)."""
     preset = choose_preset(preset)
     overrides = dict(SPRINT_OVERRIDES[preset])
-    if epochs is not None:
+    if epochs is not None:  # the last epoch is at full size: fewer low-resolution epochs if need be
         overrides["epochs"] = epochs
+        overrides["low_res_epochs"] = min(int(overrides.get("low_res_epochs", 0)), epochs - 1)
+    if seed is not None:
+        overrides["seed"] = seed
     return cifar_config(preset, **overrides)
+
+
+def seconds_to_target(records: list[dict[str, float]], target: float = TARGET) -> float | None:
+    """Seconds until the first evaluation at or above ``target``: the training time up to an epoch
+    whose (one-view) test accuracy reaches it, or, if only the final test-time augmented evaluation
+    does, all the training time plus that evaluation's time (it is part of making the predictions);
+    ``None`` if nothing reached it."""
+    elapsed = 0.0
+    for record in records:
+        elapsed += record["seconds"]
+        if record["test_accuracy"] >= target:
+            return elapsed
+        if record.get("final_tta_accuracy", 0.0) >= target:
+            return elapsed + record["final_tta_seconds"]
+    return None
 
 
 def throughput(model, batch_size, image_size, device, optimizer, steps, warmup=2, channels_last=False) -> float:
@@ -140,13 +172,16 @@ def recipe_throughput(config: TrainConfig, device: torch.device) -> float:
     return throughput(model, config.batch_size, 32, device, optimizer, steps=10, channels_last=True)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Measure and print; return 0 if every seed reached 78 %, else 1."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default=None, help="smoke, cpu or gpu (default: automatic)")
     parser.add_argument("--data", default=None, help="local CIFAR-10 copy (default: $BOOK_CIFAR10 or download)")
-    parser.add_argument("--epochs", type=int, default=None, help="schedule length of the time-to-78%% run")
-    parser.add_argument("--original-steps", type=int, default=16, help="timed batches of the original recipe")
-    args = parser.parse_args()
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one sprint per seed")
+    parser.add_argument("--epochs", type=_positive, default=None, help="schedule length of the time-to-78%% run")
+    parser.add_argument("--original-steps", type=_positive, default=16, help="timed batches of the original recipe")
+    parser.add_argument("--out", type=Path, default=None, help="JSON results file")
+    args = parser.parse_args(argv)
 
     preset = choose_preset(args.preset)
     device = get_device()
@@ -171,32 +206,43 @@ def main() -> int:
         "(compute only: random tensors, no data pipeline, which favours the original, whose pipeline "
         "resized every image with PIL)"
     )
-
-    data = load_cifar10(args.data)
-    print(f"time-to-{TARGET:.0%} run on {data.source}:\n  {sprint}")
-    _, history = train_cifar10(data, sprint, device=device, label="  ")
-    elapsed, reached = 0.0, None
-    for record in history.records:
-        elapsed += record["seconds"]
-        accuracy = record.get("final_tta_accuracy", record["test_accuracy"])
-        if reached is None and accuracy >= TARGET:
-            reached = elapsed
-    final = history.records[-1]["final_tta_accuracy"]
     original_estimate = ORIGINAL_EPOCHS_TO_78 * 50_000 / original_ips
     print(
-        f"original recipe, time to 78%: {original_estimate:9.0f} s  "
+        f"original recipe, time to 78%: {original_estimate:.0f} s  "
         f"(estimated: {ORIGINAL_EPOCHS_TO_78} epochs x 50,000 images at its measured throughput)"
     )
-    if reached is None:
-        print(f"this recipe did not reach {TARGET:.0%} (final test accuracy {final:.3f}); try more --epochs")
+
+    data = load_cifar10(args.data)
+    print(f"time-to-{TARGET:.0%} runs on {data.source}, seeds {args.seeds}:\n  {sprint}")
+    results = results_header(
+        argv, describe_device(device), data.source, preset=preset, sprint=dataclasses.asdict(sprint),
+        original_images_per_second=original_ips, original_seconds_to_78=original_estimate, seeds=[],
+    )  # fmt: skip
+    for seed in args.seeds:
+        _, history = train_cifar10(data, dataclasses.replace(sprint, seed=seed), device=device, label=f"  seed {seed} ")
+        reached = seconds_to_target(history.records)
+        run = {
+            "seed": seed, "final_tta_accuracy": history.records[-1]["final_tta_accuracy"],
+            "training_seconds": sum(history["seconds"]), "seconds_to_78": reached,
+            "speed_up": None if reached is None else original_estimate / reached,
+        }  # fmt: skip
+        results["seeds"].append(run)
+        write_results(args.out, results)
+        outcome = "did not reach 78%" if reached is None else f"78% after {reached:.1f} s: {run['speed_up']:.0f}x"
+        print(
+            f"seed {seed}: final test accuracy {100 * run['final_tta_accuracy']:.2f} % (with test-time "
+            f"augmentation), training time {run['training_seconds']:.1f} s; {outcome}",
+            flush=True,
+        )
+    speed_ups = [run["speed_up"] for run in results["seeds"]]
+    if None in speed_ups:
+        print(f"not every seed reached {TARGET:.0%}: no speed-up claimed; try more --epochs")
         return 1
+    verdict = "met" if min(speed_ups) >= SPEED_UP_GOAL else "not met"
     print(
-        f"this recipe, time to 78%:     {reached:9.0f} s  (measured training time; final test accuracy "
-        f"{final:.3f} with test-time augmentation)"
+        f"speed-up to 78% over {len(speed_ups)} seeds: lowest {min(speed_ups):.0f}x, highest {max(speed_ups):.0f}x "
+        f"(goal {SPEED_UP_GOAL}x for every seed: {verdict})"
     )
-    speed_up = original_estimate / reached
-    verdict = "met" if speed_up >= SPEED_UP_GOAL else "not met"
-    print(f"speed-up to 78%: {speed_up:.0f}x  (goal {SPEED_UP_GOAL}x: {verdict})")
     return 0
 
 

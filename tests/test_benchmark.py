@@ -1,6 +1,7 @@
 """The speed benchmark's settings and its throughput helper (no timing is asserted)."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,67 @@ def test_every_preset_has_valid_sprint_settings(bench, preset):
     assert sprint.seed == CIFAR_PRESETS[preset].seed
 
 
-def test_epochs_argument_overrides_the_sprint(bench):
+def test_epochs_and_seed_arguments_override_the_sprint(bench):
     assert bench.sprint_config("cpu", epochs=5).epochs == 5
-    assert bench.sprint_config("cpu").widths == (16, 32, 64)
+    assert bench.sprint_config("cpu", epochs=1).low_res_epochs == 0  # the last epoch stays full size
+    assert bench.sprint_config("cpu", seed=3).seed == 3
+    assert bench.sprint_config("cpu").widths == tuple(bench.CANDIDATES[bench.CPU_SPRINT]["widths"])
+
+
+def test_the_cpu_sprint_is_the_candidate_that_the_stored_tuning_chose(bench):
+    """The settings must be the ones chosen on the validation split, not edited after seeing the test set."""
+    results = json.loads((Path(bench.__file__).parent / "results" / "sprint_tuning.json").read_text())
+    assert results["chosen"] == bench.CPU_SPRINT
+    chosen = next(c for c in results["candidates"] if c["name"] == bench.CPU_SPRINT)
+    assert chosen["overrides"] == {
+        k: list(v) if isinstance(v, tuple) else v for k, v in bench.CANDIDATES[bench.CPU_SPRINT].items()
+    }
+
+
+def test_seconds_to_target_counts_training_time_up_to_the_first_evaluation_at_78(bench):
+    records = [
+        {"seconds": 10.0, "test_accuracy": 0.5},
+        {"seconds": 12.0, "test_accuracy": 0.78},
+        {"seconds": 11.0, "test_accuracy": 0.7, "final_tta_accuracy": 0.79, "final_tta_seconds": 2.5},
+    ]
+    assert bench.seconds_to_target(records) == 22.0  # 78 % exactly counts
+    assert bench.seconds_to_target([records[0], records[2]]) == 23.5  # with the final evaluation's time
+    assert bench.seconds_to_target(records[:1]) is None
+
+
+@pytest.fixture(scope="module")
+def tuning():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "cifar10_sprint_tuning.py"
+    spec = importlib.util.spec_from_file_location("cifar10_sprint_tuning", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tuning_chooses_the_fastest_candidate_above_the_margin(tuning):
+    results = [
+        {"name": "fast but short", "validation_accuracy": 0.785, "training_seconds": 30.0},
+        {"name": "slow", "validation_accuracy": 0.83, "training_seconds": 90.0},
+        {"name": "chosen", "validation_accuracy": 0.80, "training_seconds": 50.0},
+    ]
+    assert tuning.choose(results)["name"] == "chosen"
+    assert tuning.choose(results[:1]) is None
+
+
+def test_tuning_runs_on_a_validation_split_and_never_on_the_test_set(tuning, tmp_path, monkeypatch, capsys):
+    make_batches(tmp_path / "cifar-10-batches-py", per_batch=1030, n_batches=2, n_test=1030)
+    accept_fake_copy(monkeypatch, per_class=(206, 103), batches=tmp_path / "cifar-10-batches-py")
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setattr(tuning, "VALIDATION_PER_CLASS", 20)
+    monkeypatch.setattr(tuning, "CANDIDATES", {"tiny": dict(epochs=1, widths=(4, 8, 8), batch_size=64, tta=0)})
+    seen = []
+    original = tuning.train_cifar10
+    monkeypatch.setattr(tuning, "train_cifar10", lambda data, *a, **k: seen.append(data) or original(data, *a, **k))
+    results = tuning.main(["--data", str(tmp_path), "--out", str(tmp_path / "tuning.json")])
+    assert len(seen) == 1 and len(seen[0].test_labels) == 200 and len(seen[0].train_labels) == 2060 - 200
+    assert "held-out validation" in results["data"] and results["chosen"] is None  # random pixels: no 79 %
+    assert json.loads((tmp_path / "tuning.json").read_text())["candidates"][0]["name"] == "tiny"
+    assert "no candidate reached 79%" in capsys.readouterr().out
 
 
 def test_throughput_is_positive_and_trains(bench):
@@ -50,12 +109,19 @@ def test_the_script_runs_end_to_end_on_generated_data(bench, tmp_path, monkeypat
     accept_fake_copy(monkeypatch, per_class=(206, 103), batches=tmp_path / "cifar-10-batches-py")
     monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
     monkeypatch.setattr(
-        "sys.argv", ["cifar10_speed.py", "--preset", "smoke", "--data", str(tmp_path), "--original-steps", "1"]
+        "sys.argv",
+        ["cifar10_speed.py", "--preset", "smoke", "--data", str(tmp_path), "--original-steps", "1", "--seeds", "0", "1",
+         "--out", str(tmp_path / "speed.json")],
     )
     assert bench.main() == 1
     out = capsys.readouterr().out
+    results = json.loads((tmp_path / "speed.json").read_text())
+    assert [run["seed"] for run in results["seeds"]] == [0, 1] and results["original_images_per_second"] > 0
+    assert all(run["seconds_to_78"] is None and run["speed_up"] is None for run in results["seeds"])
     assert "preset: smoke" in out and out.count("x the original") == 2
     assert "original recipe, time to 78%" in out and "did not reach 78%" in out
+    assert "seed 0: final test accuracy" in out and "seed 1: final test accuracy" in out
+    assert "no speed-up claimed" in out
 
 
 def test_the_original_tutorials_resnet_takes_96_pixel_images(bench):
@@ -64,3 +130,9 @@ def test_the_original_tutorials_resnet_takes_96_pixel_images(bench):
     model = bench.TutorialResNet()
     assert model(torch.randn(2, 3, 96, 96)).shape == (2, 10)
     assert 11_000_000 < count_parameters(model) < 11_400_000
+
+
+def test_the_script_rejects_a_non_positive_step_count(bench, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["cifar10_speed.py", "--original-steps", "0"])
+    with pytest.raises(SystemExit):
+        bench.main()
