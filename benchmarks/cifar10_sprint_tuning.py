@@ -46,14 +46,11 @@ CANDIDATES: dict[str, dict[str, object]] = {
     "e3 w16-32-64 b128 low1": dict(epochs=3, widths=(16, 32, 64), **_batch(128), low_res_epochs=1),
     "e3 w16-32-64 b128 low2": dict(epochs=3, widths=(16, 32, 64), **_batch(128), low_res_epochs=2),
     "e3 w16-32-64 b128 low1 lr x2": dict(epochs=3, widths=(16, 32, 64), **_batch(128, 2.0), low_res_epochs=1),
-    "e4 w16-32-64 b128 low2": dict(epochs=4, widths=(16, 32, 64), **_batch(128), low_res_epochs=2),
-    "e3 w16-48-96 b128 low1": dict(epochs=3, widths=(16, 48, 96), **_batch(128), low_res_epochs=1),
     "e3 w16-64-128 b128 low1": dict(epochs=3, widths=(16, 64, 128), **_batch(128), low_res_epochs=1),
     "e3 w16-64-128 b128 low2": dict(epochs=3, widths=(16, 64, 128), **_batch(128), low_res_epochs=2),
     "e2 w16-64-128 b128 low1": dict(epochs=2, widths=(16, 64, 128), **_batch(128), low_res_epochs=1),
     "e2 w16-64-128 b128": dict(epochs=2, widths=(16, 64, 128), **_batch(128)),
     "e2 w32-64-128 b128 low1": dict(epochs=2, widths=(32, 64, 128), **_batch(128), low_res_epochs=1),
-    "e3 w16-64-128 b256 low1": dict(epochs=3, widths=(16, 64, 128), **_batch(256), low_res_epochs=1),
 }
 
 
