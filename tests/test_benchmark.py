@@ -13,13 +13,18 @@ from utils.cifar_train import CIFAR_PRESETS
 from utils.presets import PRESET_NAMES
 
 
-@pytest.fixture(scope="module")
-def bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "cifar10_speed.py"
-    spec = importlib.util.spec_from_file_location("cifar10_speed", path)
+def _load_script(name: str):
+    """A script of benchmarks/ imported as a module (the folder is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _load_script("cifar10_speed")
 
 
 @pytest.mark.parametrize("preset", PRESET_NAMES)
@@ -59,11 +64,7 @@ def test_seconds_to_target_counts_training_time_up_to_the_first_evaluation_at_78
 
 @pytest.fixture(scope="module")
 def tuning():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "cifar10_sprint_tuning.py"
-    spec = importlib.util.spec_from_file_location("cifar10_sprint_tuning", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_script("cifar10_sprint_tuning")
 
 
 def test_tuning_chooses_the_fastest_candidate_above_the_margin(tuning):
