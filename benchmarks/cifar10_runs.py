@@ -14,6 +14,10 @@ already made (same preset, seed and weight decay) is reused when pointed at its 
 results file (JSON) holds the command, the device, the torch version, the data source, each run's
 config, per-epoch history, final accuracies and wall time; the same lines are printed as the runs go.
 
+``--set NAME=VALUE`` changes a field of the preset's config for every run (its runs are named and
+checkpointed apart), e.g. ``--set residual=false decay_biases=true`` for airbench94's own network and
+parameter groups.
+
 Usage:
   python benchmarks/cifar10_runs.py --preset gpu --seeds 0 --out benchmarks/results/gpu_preset_cpu.json
   python benchmarks/cifar10_runs.py --preset cpu --seeds 0 1 2 --weight-decays default 0 \\
@@ -34,7 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from utils.cifar10 import load_cifar10
-from utils.cifar_train import cifar_config, train_cifar10
+from utils.cifar_train import TrainConfig, cifar_config, train_cifar10
 from utils.files import output_path
 from utils.presets import PRESET_NAMES
 from utils.reproducibility import describe_device, get_device
@@ -52,12 +56,42 @@ def _weight_decays(values: list[str], default: float) -> list[float]:
     return decays
 
 
+def _override(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` for a field of :class:`TrainConfig`, the value parsed as that field's type
+    (``true``/``false`` for a switch, ``64,256,256`` for the widths)."""
+    name, sep, value = text.partition("=")
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    if not sep or name not in defaults:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with NAME one of {sorted(defaults)}, got {text!r}")
+    default = defaults[name]
+    try:
+        if isinstance(default, bool):
+            if value.lower() not in ("true", "false"):
+                raise ValueError(value)
+            return name, value.lower() == "true"
+        if isinstance(default, tuple):
+            return name, tuple(int(v) for v in value.split(","))
+        return name, (float if isinstance(default, float) else int)(value)
+    except ValueError:
+        kind = "true or false" if isinstance(default, bool) else f"a value like {default!r}"
+        raise argparse.ArgumentTypeError(f"{name} takes {kind}, got {value!r}") from None
+
+
+def _text(value: object) -> str:
+    """A config value as it appears in a run's name (and checkpoint file name)."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the requested trainings; return (and write, with ``--out``) the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=PRESET_NAMES, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--weight-decays", nargs="+", default=["default"], help="numbers, or 'default'")
+    parser.add_argument(
+        "--set", dest="overrides", type=_override, nargs="+", default=[], metavar="NAME=VALUE",
+        help="change a config field for every run, e.g. residual=false",
+    )  # fmt: skip
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--data", default=None, help="a CIFAR-10 copy (default: $BOOK_CIFAR10)")
     parser.add_argument("--out", type=Path, default=None, help="JSON results file")
@@ -68,15 +102,25 @@ def main(argv: list[str] | None = None) -> dict:
     )  # fmt: skip
     args = parser.parse_args(argv)
 
+    overrides = dict(args.overrides)
+    if "seed" in overrides or "weight_decay" in overrides:
+        parser.error("set seeds and weight decays with --seeds and --weight-decays")
+    try:
+        cifar_config(args.preset, **overrides)  # an invalid value fails here, before any data is read
+    except ValueError as error:
+        parser.error(str(error))
+    suffix = "".join(f"-{name}={_text(value)}" for name, value in overrides.items())
     device = torch.device(args.device) if args.device else get_device()
     data = load_cifar10(args.data)
     decays = _weight_decays(args.weight_decays, cifar_config(args.preset).weight_decay)
-    results = results_header(argv, describe_device(device), data.source, preset=args.preset, runs=[])
+    results = results_header(
+        argv, describe_device(device), data.source, preset=args.preset, overrides=overrides, runs=[]
+    )
     print(f"preset {args.preset} on {results['device']}, torch {torch.__version__}, data: {data.source}")
     for seed in args.seeds:
         for decay in decays:
-            config = cifar_config(args.preset, seed=seed, weight_decay=decay)
-            name = f"{args.preset}-wd{decay:g}-seed{seed}"
+            config = cifar_config(args.preset, seed=seed, weight_decay=decay, **overrides)
+            name = f"{args.preset}-wd{decay:g}-seed{seed}{suffix}"
             print(f"--- {name}: {config}", flush=True)
             start = time.perf_counter()
             _, history = train_cifar10(

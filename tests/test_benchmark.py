@@ -137,3 +137,31 @@ def test_the_script_rejects_a_non_positive_step_count(bench, monkeypatch):
     monkeypatch.setattr("sys.argv", ["cifar10_speed.py", "--original-steps", "0"])
     with pytest.raises(SystemExit):
         bench.main()
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return _load_script("cifar10_runs")
+
+
+def test_set_parses_each_config_field_as_its_type(runs):
+    assert runs._override("residual=false") == ("residual", False)
+    assert runs._override("decay_biases=True") == ("decay_biases", True)
+    assert runs._override("widths=64,256,256") == ("widths", (64, 256, 256))
+    assert runs._override("lr=0.5") == ("lr", 0.5) and runs._override("epochs=3") == ("epochs", 3)
+    assert runs._override("n_train=500") == ("n_train", 500)
+
+
+@pytest.mark.parametrize("text", ["residual", "no_such_field=1", "residual=maybe", "epochs=2.5", "widths=a,b"])
+def test_set_rejects_unknown_fields_and_bad_values(runs, text):
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        runs._override(text)
+
+
+@pytest.mark.parametrize("args", [["--set", "epochs=0"], ["--set", "seed=3"], ["--set", "weight_decay=0"]])
+def test_runs_script_rejects_overrides_before_reading_data(runs, args, monkeypatch):
+    monkeypatch.setattr(runs, "load_cifar10", lambda *a: pytest.fail("data read before the arguments were checked"))
+    with pytest.raises(SystemExit):
+        runs.main(["--preset", "smoke", *args])

@@ -258,6 +258,24 @@ def test_parameter_groups_decay_weights_and_speed_up_batch_norm_biases():
     assert all(p is not model.whiten.weight for p in decayed["params"])  # frozen: not trained at all
 
 
+def test_decay_biases_shrinks_every_bias_by_the_weights_lr_times_weight_decay_per_step():
+    from utils.cifar_train import parameter_groups
+
+    model = FastResNet((4, 8))
+    config = dataclasses.replace(TINY, decay_biases=True)
+    decayed, norm, other = parameter_groups(model, config)
+    shrink = decayed["lr"] * decayed["weight_decay"]
+    assert norm["lr"] * norm["weight_decay"] == pytest.approx(shrink)  # airbench94: wd / lr_biases
+    assert other["lr"] * other["weight_decay"] == pytest.approx(shrink) and other["params"][0] is model.whiten.bias
+    assert norm["weight_decay"] > 0 and norm["lr"] == config.lr * config.bias_lr_scale
+
+
+def test_the_residual_switch_reaches_the_network(tiny_data):
+    model, _ = train_cifar10(tiny_data, dataclasses.replace(TINY, epochs=1, residual=False), verbose=False)
+    blocks = [m for m in model.modules() if hasattr(m, "skip")]
+    assert blocks and not any(b.skip for b in blocks)
+
+
 def test_lr_factor_rises_from_start_and_falls_to_end():
     from utils.cifar_train import lr_factor
 
@@ -329,6 +347,18 @@ def test_fixed_sample_is_the_same_random_sample_for_every_run():
     assert len(fixed_sample(30, 100)) == 30
     with pytest.raises(ValueError):
         fixed_sample(1000, 0)
+
+
+def test_a_checkpoint_written_before_a_config_field_existed_resumes_with_its_default(tiny_data, tmp_path, capsys):
+    checkpoint = tmp_path / "run.pt"
+    train_cifar10(tiny_data, TINY, checkpoint=checkpoint, stop_after_epoch=1, verbose=False)
+    state = torch.load(checkpoint, weights_only=True)
+    del state["config"]["residual"], state["config"]["decay_biases"]  # as written before the two switches
+    torch.save(state, checkpoint)
+    train_cifar10(tiny_data, TINY, checkpoint=checkpoint)
+    assert "resumed from run.pt after epoch 1" in capsys.readouterr().out
+    train_cifar10(tiny_data, dataclasses.replace(TINY, residual=False), checkpoint=checkpoint)  # not its default
+    assert "resumed" not in capsys.readouterr().out
 
 
 def test_checkpoint_of_an_older_recipe_is_not_resumed(tiny_data, tmp_path, monkeypatch, capsys):

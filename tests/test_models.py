@@ -82,3 +82,18 @@ def test_whitening_bias_starts_at_zero():
     """A random start would shift the whitened patches before the bias has learned anything."""
     torch.manual_seed(0)
     assert torch.count_nonzero(FastResNet((8, 8, 8)).whiten.bias) == 0
+
+
+def test_without_residual_each_group_is_airbenchs_conv_pool_norm_gelu_conv_norm_gelu():
+    torch.manual_seed(0)
+    model = FastResNet((8, 16), residual=False).double()
+    conv1, pool, norm1, gelu, block = list(model.features)[1:6]
+    conv2, norm2 = block.body[0], block.body[1]
+    x = torch.randn(4, 24, 9, 9, dtype=torch.float64)
+    expected = gelu(norm2(conv2(gelu(norm1(pool(conv1(x)))))))
+    torch.testing.assert_close(model.features[1:6](x), expected)
+    with_skip = FastResNet((8, 16), residual=True).double()
+    with_skip.load_state_dict(model.state_dict())  # the same parameters: only the forward pass differs
+    h = gelu(norm1(pool(conv1(x))))
+    torch.testing.assert_close(with_skip.features[1:6](x), h + expected)
+    assert count_parameters(with_skip) == count_parameters(model)

@@ -90,6 +90,8 @@ class TrainConfig:
     n_train: int | None = None
     n_test: int | None = None
     seed: int = 0
+    residual: bool = True
+    decay_biases: bool = False
 
     def __post_init__(self):
         checks = {
@@ -171,18 +173,21 @@ def lr_factor(step: int, total: int, warmup_fraction: float, start: float = 0.2,
 
 def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
     """The optimizer's groups: conv and linear weights with ``weight_decay``; batch-norm biases with
-    ``bias_lr_scale`` times the learning rate; other biases (the whitening layer's). None but the
-    first is decayed."""
+    ``bias_lr_scale`` times the learning rate; other biases (the whitening layer's). Only the first is
+    decayed, unless ``config.decay_biases``: then the batch-norm biases get ``weight_decay /
+    bias_lr_scale`` (so that ``lr * weight_decay``, the shrink per step, is the weights') and the other
+    biases ``weight_decay``, as in airbench94."""
     decayed, not_decayed = decay_parameter_groups(model, config.weight_decay)
     norm_ids = {
         id(p) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) for p in m.parameters()
     }
     norm = [p for p in not_decayed["params"] if id(p) in norm_ids]
     other = [p for p in not_decayed["params"] if id(p) not in norm_ids]
+    bias_decay = config.weight_decay if config.decay_biases else 0.0
     return [
         decayed | {"lr": config.lr},
-        {"params": norm, "weight_decay": 0.0, "lr": config.lr * config.bias_lr_scale},
-        {"params": other, "weight_decay": 0.0, "lr": config.lr},
+        {"params": norm, "weight_decay": bias_decay / config.bias_lr_scale, "lr": config.lr * config.bias_lr_scale},
+        {"params": other, "weight_decay": bias_decay, "lr": config.lr},
     ]
 
 
@@ -242,7 +247,9 @@ def _read_checkpoint(path: Path, config: TrainConfig, precision: str) -> tuple[d
     # To the CPU first: load_state_dict puts each tensor where it belongs, and the loader's
     # generator state must stay a CPU tensor.
     state = torch.load(path, weights_only=True, map_location="cpu")
-    if state["config"] != dataclasses.asdict(config):
+    # a field added to TrainConfig after the checkpoint was written: that run had the field's default
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    if defaults | state["config"] != dataclasses.asdict(config):
         return None, ""  # another run's checkpoint: silently not this one
     if state.get("recipe_version") != RECIPE_VERSION:
         return None, f"{path.name} was written by an older version of the training code: not resumed"
@@ -311,7 +318,7 @@ def train_cifar10(
     if len(data.train_labels) < config.batch_size:  # else an epoch would have no batch at all
         raise ValueError(f"batch_size {config.batch_size} exceeds the {len(data.train_labels)} training images")
     torch.manual_seed(config.seed)
-    model = FastResNet(config.widths, depth=config.depth)
+    model = FastResNet(config.widths, depth=config.depth, residual=config.residual)
     sample = fixed_sample(len(data.train_labels), max(WHITEN_IMAGES, TRAIN_SLICE))
     model.whiten_from(normalize(data.train_images[sample[:WHITEN_IMAGES]]))
     model = model.to(device, memory_format=torch.channels_last)

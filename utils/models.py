@@ -60,13 +60,16 @@ def _batch_norm(channels: int) -> nn.BatchNorm2d:
 
 
 class _Residual(nn.Module):
-    def __init__(self, channels: int, depth: int = 1):
+    """``depth`` conv-BN-GELU layers, with a skip connection around them if ``skip`` (airbench has none)."""
+
+    def __init__(self, channels: int, depth: int = 1, skip: bool = True):
         super().__init__()
         layers = [[_conv(channels, channels), _batch_norm(channels), nn.GELU()] for _ in range(depth)]
         self.body = nn.Sequential(*[m for layer in layers for m in layer])
+        self.skip = skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+        return x + self.body(x) if self.skip else self.body(x)
 
 
 class FastResNet(nn.Module):
@@ -76,9 +79,11 @@ class FastResNet(nn.Module):
     (only its bias learns); GELU. Then one group per width: a 3x3 conv, 2x2 max-pooling, batch
     norm, GELU, and a residual block of ``depth`` conv-BN-GELU layers; then global max-pooling and a
     linear classifier whose output is scaled by ``logit_scale`` (small logits train better with label
-    smoothing). Every 3x3 conv starts as an identity on its first channels (Dirac initialisation)
-    and is followed by batch norm, so its weights are scale-invariant (chapter 5); batch norm's own
-    scale is frozen at 1, so a channel's output scale is fixed by batch norm alone.
+    smoothing). ``residual=False`` drops the skip connections, which gives airbench94's own network
+    (Jordan, 2024, has none; Page's ResNet-9 has them). Every 3x3 conv starts as an identity on its
+    first channels (Dirac initialisation) and is followed by batch norm, so its weights are
+    scale-invariant (chapter 5); batch norm's own scale is frozen at 1, so a channel's output scale
+    is fixed by batch norm alone.
 
     Raises:
         ValueError: if ``widths`` is empty or holds a non-positive width, or ``depth < 1``.
@@ -90,6 +95,7 @@ class FastResNet(nn.Module):
         num_classes: int = 10,
         logit_scale: float = 1 / 9,
         depth: int = 1,
+        residual: bool = True,
     ):
         super().__init__()
         if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
@@ -102,7 +108,8 @@ class FastResNet(nn.Module):
         nn.init.zeros_(self.whiten.bias)  # it learns its offsets; a random start would shift the whitened patches
         layers: list[nn.Module] = [nn.GELU()]
         for width in widths:
-            layers += [_conv(c_in, width), nn.MaxPool2d(2), _batch_norm(width), nn.GELU(), _Residual(width, depth)]
+            block = _Residual(width, depth, residual)
+            layers += [_conv(c_in, width), nn.MaxPool2d(2), _batch_norm(width), nn.GELU(), block]
             c_in = width
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(c_in, num_classes, bias=False)
