@@ -293,9 +293,9 @@ def train_cifar10(
     (``norm/<name>``) and effective learning rate ``lr / ||w||^2`` (``eff_lr/<name>``, with the epoch's
     mean ``lr`` and the norm at its end). After the last
     epoch, ``final_tta_accuracy`` adds the test-time augmentation of ``config.tta`` (its time:
-    ``final_tta_seconds``), and ``final_train_clean_accuracy``
-    is the accuracy on a fixed random sample of up to 10,000 training images, clean (not augmented) and in
-    eval mode, like the test images: the two give an honest train-test gap.
+    ``final_tta_seconds``), and ``final_train_clean_accuracy`` is the accuracy on a fixed random sample of
+    up to 10,000 training images, one clean (not augmented) view in eval mode: with the last epoch's
+    one-view ``test_accuracy`` (not the TTA accuracy) it gives an honest train-test gap.
 
     Args:
         checkpoint: a file written atomically after every epoch; if it exists and holds a run
