@@ -71,6 +71,8 @@ def _override(text: str) -> tuple[str, object]:
             return name, value.lower() == "true"
         if isinstance(default, tuple):
             return name, tuple(int(v) for v in value.split(","))
+        if isinstance(default, str):  # e.g. precision=bf16; TrainConfig checks the value
+            return name, value
         return name, (float if isinstance(default, float) else int)(value)
     except ValueError:
         kind = "true or false" if isinstance(default, bool) else f"a value like {default!r}"

@@ -1,19 +1,40 @@
 """Choose the speed benchmark's CPU sprint on a validation split, never on the test set.
 
 Holds out 500 images of each class from the training set (``CIFAR10.validation_split``, seed 0),
-trains every candidate below on the other 45,000 images, and measures its accuracy on the 5,000
-held-out images (with the recipe's test-time augmentation) and its training time. The rule, fixed
-before any candidate ran (but after one run of an earlier, hand-picked sprint had been seen on the
-test set, at 77.8 %): **the fastest candidate whose validation accuracy is at least 79.0 %**,
-one point above the 78 % target, as a margin for the spread over seeds and for the step from the
-validation images to the test set. ``benchmarks/cifar10_speed.py`` then runs the chosen settings on
-the full training set and measures them on the test set.
+trains every candidate below on the other 45,000 images, and measures it on the 5,000 held-out
+images as ``benchmarks/cifar10_speed.py`` measures the chosen one on the test set: the time until
+the first evaluation at or above the threshold (one view after an epoch, or the final test-time
+augmented evaluation with its own time, :func:`seconds_to_target`; that evaluation's time is
+doubled here, as the test set has twice as many images as the validation split). The rule, written
+before this round's candidates ran: **the candidate that reaches 79.0 % on the validation images
+soonest**, one point above the benchmark's 78 % target, as a margin for the spread over seeds and
+for the step from the validation images to the test set. The speed script then runs the chosen
+settings on 45,000 of the training images (as many as they were tuned with) and measures them on
+the test set.
 
 Every candidate is chapter 5's recipe (``cpu`` preset: network family, optimizer, schedule, Lookahead,
-augmentation) with a few settings changed: fewer epochs, narrower layers, smaller batches (the
-learning rate per example kept, ``1.5 * B / 1024``, unless a candidate says otherwise), and
-progressive resizing (the first ``low_res_epochs`` epochs on 16-pixel images, which cost about 40 %
-of a full-size epoch).
+augmentation) with a few settings changed: two epochs instead of eight, narrower layers, batch 128
+(the learning rate per example, ``1.5 * B / 1024``, times the factor a name gives as "lr x"), bf16
+autocast (``precision="bf16"``, as the recipe uses mixed precision on a GPU; fast on CPUs with
+native bf16 instructions), a frozen whitening bias (``whiten_bias_epochs=0``, which spares the
+backward pass through the first, largest activation map), in some a weight decay twice the
+chapter's ("wd x2": short runs gain from the higher effective learning rate that chapter 5
+explains), and in some a first epoch at lower resolution ("first epoch 24 px").
+
+This is the fourth round; the test set has influenced it only through the earlier rounds' outcomes.
+Round 1 (fp32, epochs 2-3, progressive resizing at 16 px) chose 3 epochs of widths 16/64/128: 81.1 %
+in 102 s on a slower CPU, a speed-up of 126-135x, short of the benchmark's 250x goal. Round 2 (bf16,
+two epochs; rule: the fastest candidate with at least 79.0 % after test-time augmentation) chose
+"e2 w16-64-128 bf16 lr x2 frozen bias" (80.56 % in 18.2 s), whose test-set run reached 78 % in every
+seed but at 178-239x, as this CPU times the original recipe about three times faster than the
+slower one. Round 2's rule ranked by training time alone, although a candidate that needs the final
+test-time augmentation to pass pays for it; round 3 ranked by the benchmark's own measure, but timed
+that evaluation on the 5,000 validation images, half the test set: it chose "e2 w16-48-96 bf16 lr x4
+frozen bias" (79.38 % after 17.6 s), which on the test set needed the final evaluation in three
+seeds of five, at about twice that evaluation's tuned cost: 192-271x. Round 4 is round 3's
+candidates again, with the evaluation's time doubled. Between rounds 2 and 3, about thirty
+exploratory runs were made on this same validation split (never on the test set); the candidates
+are what they suggested. Each round's results are in the git history of ``results/sprint_tuning.json``.
 
 Usage: python benchmarks/cifar10_sprint_tuning.py [--data PATH] [--only NAME ...] [--out results.json]
 """
@@ -35,29 +56,55 @@ from utils.run_results import results_header, write_results
 
 VALIDATION_PER_CLASS = 500
 SPLIT_SEED = 0
-MIN_VALIDATION_ACCURACY = 0.79  # 78 % plus a margin of one point
+THRESHOLD = 0.79  # the benchmark's 78 % plus a margin of one point
+TEST_IMAGES = 10_000  # the final evaluation's time scales with the images it sees
 
 
 def _batch(b: int, lr_scale: float = 1.0) -> dict[str, object]:
     return {"batch_size": b, "lr": lr_scale * 1.5 * b / 1024}
 
 
+def _sprint(widths: tuple[int, ...], lr_scale: float, **more: object) -> dict[str, object]:
+    """Two epochs at batch 128 in bf16 with a frozen whitening bias, and ``more``."""
+    return dict(epochs=2, widths=widths, **_batch(128, lr_scale), precision="bf16", whiten_bias_epochs=0) | more
+
+
+WD_X2 = {"weight_decay": 2 * 1.33e-3}
 CANDIDATES: dict[str, dict[str, object]] = {
-    "e3 w16-32-64 b128 low1": dict(epochs=3, widths=(16, 32, 64), **_batch(128), low_res_epochs=1),
-    "e3 w16-32-64 b128 low2": dict(epochs=3, widths=(16, 32, 64), **_batch(128), low_res_epochs=2),
-    "e3 w16-32-64 b128 low1 lr x2": dict(epochs=3, widths=(16, 32, 64), **_batch(128, 2.0), low_res_epochs=1),
-    "e3 w16-64-128 b128 low1": dict(epochs=3, widths=(16, 64, 128), **_batch(128), low_res_epochs=1),
-    "e3 w16-64-128 b128 low2": dict(epochs=3, widths=(16, 64, 128), **_batch(128), low_res_epochs=2),
-    "e2 w16-64-128 b128 low1": dict(epochs=2, widths=(16, 64, 128), **_batch(128), low_res_epochs=1),
-    "e2 w16-64-128 b128": dict(epochs=2, widths=(16, 64, 128), **_batch(128)),
-    "e2 w32-64-128 b128 low1": dict(epochs=2, widths=(32, 64, 128), **_batch(128), low_res_epochs=1),
+    "e2 w16-64-128 bf16 lr x2 frozen bias": _sprint((16, 64, 128), 2.0),
+    "e2 w16-64-128 bf16 lr x2 frozen bias wd x2": _sprint((16, 64, 128), 2.0, **WD_X2),
+    "e2 w16-64-128 bf16 lr x3 frozen bias wd x2": _sprint((16, 64, 128), 3.0, **WD_X2),
+    "e2 w16-64-128 bf16 lr x2 frozen bias wd x2 first epoch 24 px": _sprint(
+        (16, 64, 128), 2.0, **WD_X2, low_res_epochs=1, low_res_size=24
+    ),
+    "e2 w16-64-128 bf16 lr x3 frozen bias wd x2 first epoch 24 px": _sprint(
+        (16, 64, 128), 3.0, **WD_X2, low_res_epochs=1, low_res_size=24
+    ),
+    "e2 w16-56-112 bf16 lr x3 frozen bias wd x2": _sprint((16, 56, 112), 3.0, **WD_X2),
+    "e2 w16-48-96 bf16 lr x3 frozen bias wd x2": _sprint((16, 48, 96), 3.0, **WD_X2),
+    "e2 w16-48-96 bf16 lr x4 frozen bias": _sprint((16, 48, 96), 4.0),
 }
 
 
+def seconds_to_target(records: list[dict[str, float]], target: float = 0.78) -> float | None:
+    """Seconds until the first evaluation at or above ``target``: the training time up to an epoch
+    whose (one-view) test accuracy reaches it, or, if only the final test-time augmented evaluation
+    does, all the training time plus that evaluation's time (it is part of making the predictions);
+    ``None`` if nothing reached it."""
+    elapsed = 0.0
+    for record in records:
+        elapsed += record["seconds"]
+        if record["test_accuracy"] >= target:
+            return elapsed
+        if record.get("final_tta_accuracy", 0.0) >= target:
+            return elapsed + record["final_tta_seconds"]
+    return None
+
+
 def choose(results: list[dict]) -> dict | None:
-    """The fastest result whose validation accuracy is at least ``MIN_VALIDATION_ACCURACY``, or None."""
-    good = [r for r in results if r["validation_accuracy"] >= MIN_VALIDATION_ACCURACY]
-    return min(good, key=lambda r: r["training_seconds"]) if good else None
+    """The result that reached ``THRESHOLD`` soonest (``seconds_to_79``), or None if none did."""
+    good = [r for r in results if r["seconds_to_79"] is not None]
+    return min(good, key=lambda r: r["seconds_to_79"]) if good else None
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -75,14 +122,19 @@ def main(argv: list[str] | None = None) -> dict:
     for name in args.only or CANDIDATES:
         config = cifar_config("cpu", **CANDIDATES[name])
         _, history = train_cifar10(split, config, device=device, label=f"[{name}] ")
+        last = history.records[-1]
+        last["final_tta_seconds"] *= TEST_IMAGES / len(split.test_labels)  # as long as on the test set
         result = {
             "name": name, "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in CANDIDATES[name].items()},
-            "validation_accuracy": history.records[-1]["final_tta_accuracy"],
-            "training_seconds": sum(history["seconds"]),
+            "validation_accuracy": last["final_tta_accuracy"], "validation_one_view": last["test_accuracy"],
+            "training_seconds": sum(history["seconds"]), "seconds_to_79": seconds_to_target(history.records, THRESHOLD),
         }  # fmt: skip
+        reached = "not reached" if result["seconds_to_79"] is None else f"after {result['seconds_to_79']:.1f} s"
         print(
             f"[{name}] validation accuracy {100 * result['validation_accuracy']:.2f} % (TTA), "
-            f"training time {result['training_seconds']:.1f} s",
+            f"{100 * result['validation_one_view']:.2f} % (one view); "
+            f"training time {result['training_seconds']:.1f} s; "
+            f"{THRESHOLD:.0%} {reached}",
             flush=True,
         )
         results["candidates"].append(result)
@@ -90,12 +142,17 @@ def main(argv: list[str] | None = None) -> dict:
     chosen = choose(results["candidates"])
     results["chosen"] = None if chosen is None else chosen["name"]
     write_results(args.out, results)
-    print("\ncandidate                          validation  training time")
-    for r in sorted(results["candidates"], key=lambda r: r["training_seconds"]):
+    width = max(len(r["name"]) for r in results["candidates"])
+    print(f"\n{'candidate':{width}s}  TTA       one view  training   to {THRESHOLD:.0%}")
+    for r in sorted(results["candidates"], key=lambda r: (r["seconds_to_79"] is None, r["seconds_to_79"] or 0)):
         mark = "  <- chosen" if chosen is r else ""
-        print(f"{r['name']:34s} {100 * r['validation_accuracy']:8.2f} % {r['training_seconds']:9.1f} s{mark}")
+        to = "    -" if r["seconds_to_79"] is None else f"{r['seconds_to_79']:5.1f} s"
+        print(
+            f"{r['name']:{width}s} {100 * r['validation_accuracy']:6.2f} %  {100 * r['validation_one_view']:6.2f} %"
+            f"  {r['training_seconds']:6.1f} s  {to}{mark}"
+        )
     if chosen is None:
-        print(f"no candidate reached {MIN_VALIDATION_ACCURACY:.0%} on the validation images")
+        print(f"no candidate reached {THRESHOLD:.0%} on the validation images")
     return results
 
 

@@ -45,6 +45,16 @@ def test_translate_bad_shift(bad):
         random_translate(normalize(_batch()), bad)
 
 
+def test_translate_crops_each_padded_image_at_its_own_offsets():
+    from utils.augment import _translate
+
+    x = normalize(_batch(6))
+    shifts = torch.tensor([[0, 4, 2, 1, 3, 0], [4, 0, 2, 3, 1, 0]])  # (dy, dx) of each image, in [0, 2 * 2]
+    padded = torch.nn.functional.pad(x, (2,) * 4, mode="reflect")
+    expected = torch.stack([padded[i, :, dy : dy + 32, dx : dx + 32] for i, (dy, dx) in enumerate(shifts.T.tolist())])
+    assert torch.equal(_translate(x, shifts, 2), expected)
+
+
 def test_flip_mirrors_about_half_of_the_images():
     x = normalize(_batch(1000))
     out = random_flip(x, torch.Generator().manual_seed(0))

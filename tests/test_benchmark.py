@@ -41,6 +41,27 @@ def test_epochs_and_seed_arguments_override_the_sprint(bench):
     assert bench.sprint_config("cpu").widths == tuple(bench.CANDIDATES[bench.CPU_SPRINT]["widths"])
 
 
+def test_a_bf16_sprint_falls_back_to_fp32_on_a_cpu_without_native_bf16(bench, monkeypatch):
+    assert bench.SPRINT_OVERRIDES["cpu"]["precision"] == "bf16"  # as tuned
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(bench, "native_bf16", lambda device: True)
+    assert bench.sprint_config("cpu", device=cpu).precision == "bf16"
+    assert bench.precision_name(bench.sprint_config("cpu", device=cpu), cpu) == "bf16"
+    monkeypatch.setattr(bench, "native_bf16", lambda device: False)
+    assert bench.sprint_config("cpu", device=cpu).precision == "fp32"
+    assert bench.precision_name(bench.sprint_config("cpu", device=cpu), cpu) == "fp32"
+    assert bench.sprint_config("cpu").precision == "bf16"  # no device given: the settings as tuned
+
+
+def test_throughput_runs_under_autocast_when_asked(bench):
+    seen = []
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 10))
+    model[0].register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    bench.throughput(model, 4, 8, torch.device("cpu"), optimizer, steps=1, warmup=0, autocast_dtype=torch.bfloat16)
+    assert seen == [torch.bfloat16]
+
+
 def test_the_cpu_sprint_is_the_candidate_that_the_stored_tuning_chose(bench):
     """The settings must be the ones chosen on the validation split, not edited after seeing the test set."""
     results = json.loads((Path(bench.__file__).parent / "results" / "sprint_tuning.json").read_text())
@@ -67,14 +88,23 @@ def tuning():
     return _load_script("cifar10_sprint_tuning")
 
 
-def test_tuning_chooses_the_fastest_candidate_above_the_margin(tuning):
+def test_tuning_chooses_the_candidate_that_reaches_the_threshold_soonest(tuning):
     results = [
-        {"name": "fast but short", "validation_accuracy": 0.785, "training_seconds": 30.0},
-        {"name": "slow", "validation_accuracy": 0.83, "training_seconds": 90.0},
-        {"name": "chosen", "validation_accuracy": 0.80, "training_seconds": 50.0},
+        {"name": "fast but short", "seconds_to_79": None},
+        {"name": "slow", "seconds_to_79": 90.0},
+        {"name": "chosen", "seconds_to_79": 50.0},
     ]
     assert tuning.choose(results)["name"] == "chosen"
     assert tuning.choose(results[:1]) is None
+
+
+def test_tuning_times_each_candidate_as_the_benchmark_does(tuning):
+    """A candidate whose final test-time augmentation is needed to pass pays for that evaluation."""
+    one_view = [{"seconds": 9.0, "test_accuracy": 0.70}, {"seconds": 9.0, "test_accuracy": 0.795}]
+    last = {"seconds": 8.0, "test_accuracy": 0.785, "final_tta_accuracy": 0.80, "final_tta_seconds": 3.0}
+    tta_only = [{"seconds": 8.0, "test_accuracy": 0.70}, last]
+    assert tuning.seconds_to_target(one_view, tuning.THRESHOLD) == 18.0
+    assert tuning.seconds_to_target(tta_only, tuning.THRESHOLD) == 19.0
 
 
 def test_tuning_runs_on_a_validation_split_and_never_on_the_test_set(tuning, tmp_path, monkeypatch, capsys):
@@ -150,6 +180,7 @@ def test_set_parses_each_config_field_as_its_type(runs):
     assert runs._override("widths=64,256,256") == ("widths", (64, 256, 256))
     assert runs._override("lr=0.5") == ("lr", 0.5) and runs._override("epochs=3") == ("epochs", 3)
     assert runs._override("n_train=500") == ("n_train", 500)
+    assert runs._override("precision=bf16") == ("precision", "bf16")
 
 
 @pytest.mark.parametrize("text", ["residual", "no_such_field=1", "residual=maybe", "epochs=2.5", "widths=a,b"])
@@ -160,7 +191,9 @@ def test_set_rejects_unknown_fields_and_bad_values(runs, text):
         runs._override(text)
 
 
-@pytest.mark.parametrize("args", [["--set", "epochs=0"], ["--set", "seed=3"], ["--set", "weight_decay=0"]])
+@pytest.mark.parametrize(
+    "args", [["--set", "epochs=0"], ["--set", "seed=3"], ["--set", "weight_decay=0"], ["--set", "precision=fp8"]]
+)
 def test_runs_script_rejects_overrides_before_reading_data(runs, args, monkeypatch):
     monkeypatch.setattr(runs, "load_cifar10", lambda *a: pytest.fail("data read before the arguments were checked"))
     with pytest.raises(SystemExit):

@@ -8,7 +8,7 @@ import torch
 
 from utils.augment import DeviceLoader
 from utils.cifar10 import CIFAR10
-from utils.cifar_train import CIFAR_PRESETS, TrainConfig, amp_dtype, cifar_config, train_cifar10
+from utils.cifar_train import CIFAR_PRESETS, TrainConfig, amp_dtype, cifar_config, precision_dtype, train_cifar10
 from utils.models import FastResNet
 
 TINY = TrainConfig(epochs=2, batch_size=16, lr=0.05, widths=(4, 8, 8), seed=0)
@@ -43,6 +43,7 @@ def test_cifar_config_applies_overrides_and_validates():
         {"epochs": 0}, {"lr": 0.0}, {"momentum": 1.0}, {"label_smoothing": 1.0}, {"warmup_fraction": -0.1},
         {"low_res_epochs": 10}, {"low_res_epochs": -1}, {"low_res_size": 4}, {"bias_lr_scale": 0.0},
         {"lr_start": 1.5}, {"lr_end": -0.1}, {"whiten_bias_epochs": -1}, {"depth": 0}, {"tta": 3},
+        {"precision": "fp16"},
     ],
 )  # fmt: skip
 def test_config_rejects_bad_values(field):
@@ -52,6 +53,31 @@ def test_config_rejects_bad_values(field):
 
 def test_amp_dtype_is_fp32_on_cpu():
     assert amp_dtype(torch.device("cpu")) is None
+
+
+def test_precision_auto_follows_the_device_and_bf16_or_fp32_are_forced():
+    cpu = torch.device("cpu")
+    assert precision_dtype(cpu) is None and precision_dtype(cpu, "auto") is None
+    assert precision_dtype(cpu, "bf16") is torch.bfloat16
+    assert precision_dtype(cpu, "fp32") is None
+    with pytest.raises(ValueError, match="precision"):
+        precision_dtype(cpu, "half")
+
+
+def test_a_bf16_run_on_the_cpu_trains_under_autocast_and_is_checkpointed_as_such(tiny_data, tmp_path, capsys):
+    """precision="bf16" reaches the training loop (the convolutions compute in bf16) and the checkpoint."""
+    seen = []
+    model_config = dataclasses.replace(TINY, precision="bf16", epochs=1)
+    hook = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, args, out: seen.append(out.dtype) if isinstance(module, torch.nn.Conv2d) else None
+    )
+    try:
+        _, history = train_cifar10(tiny_data, model_config, checkpoint=tmp_path / "run.pt", verbose=False)
+    finally:
+        hook.remove()
+    assert torch.bfloat16 in seen and 0 <= history["final_tta_accuracy"][0] <= 1
+    state = torch.load(tmp_path / "run.pt", weights_only=True)
+    assert state["precision"] == "torch.bfloat16"
 
 
 def test_history_has_curves_norms_and_final_tta(tiny_data, capsys):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.reproducibility import describe_device, get_device, set_seed
+from utils.reproducibility import describe_device, get_device, native_bf16, set_seed
 
 
 def test_set_seed_makes_all_generators_repeat():
@@ -47,3 +47,17 @@ def test_get_device_cuda_without_gpu_is_a_clear_error():
 
 def test_describe_device_cpu():
     assert describe_device(torch.device("cpu")).startswith("cpu (")
+
+
+def test_native_bf16_follows_what_pytorch_detects_on_the_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    assert isinstance(native_bf16(cpu), bool)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert native_bf16(cpu) is False
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert native_bf16(cpu) is True
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a build without the check: not assumed
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert native_bf16(cpu) is False
+    assert native_bf16(torch.device("meta")) is False

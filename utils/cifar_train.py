@@ -10,7 +10,8 @@ conv and linear weights only (:func:`~utils.regularization.decay_parameter_group
 translated and mirrored on the device, with mirror images alternating between epochs
 (:class:`~utils.augment.DeviceLoader`); and six-view test-time augmentation
 (:func:`~utils.training.tta_outputs`). On CUDA it uses mixed precision (bf16 where the GPU supports
-it natively, else fp16 with a gradient scaler) and ``channels_last``; on the CPU, fp32.
+it natively, else fp16 with a gradient scaler) and ``channels_last``; on the CPU, fp32, unless the
+config asks for bf16 (``precision="bf16"``: the speed benchmark's CPU sprint, on CPUs with native bf16).
 Optionally the first ``low_res_epochs`` epochs train on images downsized to ``low_res_size``
 pixels, which cost less per image (progressive resizing, as in fast.ai's DAWNBench ImageNet
 entry); the speed benchmark's CPU sprint uses it.
@@ -53,11 +54,15 @@ __all__ = [
     "CIFAR_PRESETS",
     "cifar_config",
     "amp_dtype",
+    "precision_dtype",
     "lr_factor",
     "parameter_groups",
     "train_epoch",
     "train_cifar10",
 ]
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class TrainConfig:
     get ``bias_lr_scale`` times it. ``lr_start`` and ``lr_end`` are the schedule's first and last
     factors (:func:`lr_factor`). ``whiten_bias_epochs``: epochs during which the whitening layer's
     bias learns. ``tta``: the test-time augmentation level of the final evaluation (0, 1 or 2).
+    ``precision``: ``"auto"`` (mixed precision on CUDA, fp32 on the CPU: :func:`amp_dtype`), ``"fp32"``,
+    or ``"bf16"`` (bf16 autocast on any device; fast on CPUs with native bf16 instructions).
     """
 
     epochs: int = 10
@@ -92,6 +99,7 @@ class TrainConfig:
     seed: int = 0
     residual: bool = True
     decay_biases: bool = False
+    precision: str = "auto"
 
     def __post_init__(self):
         checks = {
@@ -111,6 +119,7 @@ class TrainConfig:
             # the last epoch is always at full resolution: the test images are
             "low_res_epochs": 0 <= self.low_res_epochs < self.epochs,
             "low_res_size": self.low_res_size >= 8,
+            "precision": self.precision in PRECISIONS,
         }
         for name, ok in checks.items():
             if not ok:
@@ -160,6 +169,19 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+
+
+def precision_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype of a run with ``precision`` (see :class:`TrainConfig`); ``None`` means fp32.
+
+    Raises:
+        ValueError: for a precision other than ``"auto"``, ``"fp32"`` and ``"bf16"``.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        return amp_dtype(device)
+    return torch.bfloat16 if precision == "bf16" else None
 
 
 def lr_factor(step: int, total: int, warmup_fraction: float, start: float = 0.2, end: float = 0.07) -> float:
@@ -310,7 +332,7 @@ def train_cifar10(
             or ``n_train``/``n_test`` exceed the data.
     """
     device = device or get_device()
-    dtype = amp_dtype(device)
+    dtype = precision_dtype(device, config.precision)
     precision = str(dtype or torch.float32)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "portable_uniform_", "get_device", "describe_device"]
+__all__ = ["set_seed", "portable_uniform_", "get_device", "describe_device", "native_bf16"]
 
 
 def set_seed(seed: int, *, deterministic: bool = False) -> None:
@@ -74,3 +74,18 @@ def describe_device(device: torch.device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bf16 with its own instructions, so that bf16 autocast is fast there.
+
+    A GPU: ``torch.cuda.is_bf16_supported`` without emulation (a T4 emulates it). A CPU: the x86
+    AVX512-BF16 or AMX instructions, as PyTorch detects them; any other CPU counts as without (bf16
+    there is emulated, and usually slower than fp32).
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type != "cpu":
+        return False
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None)
