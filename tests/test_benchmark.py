@@ -116,11 +116,17 @@ def test_tuning_runs_on_a_validation_split_and_never_on_the_test_set(tuning, tmp
     seen = []
     original = tuning.train_cifar10
     monkeypatch.setattr(tuning, "train_cifar10", lambda data, *a, **k: seen.append(data) or original(data, *a, **k))
-    results = tuning.main(["--data", str(tmp_path), "--out", str(tmp_path / "tuning.json")])
-    assert len(seen) == 1 and len(seen[0].test_labels) == 200 and len(seen[0].train_labels) == 2060 - 200
+    results = tuning.main(["--data", str(tmp_path), "--repeats", "2", "--out", str(tmp_path / "tuning.json")])
+    assert len(seen) == 2 and len(seen[0].test_labels) == 200 and len(seen[0].train_labels) == 2060 - 200
+    assert results["candidates"][0]["seconds_to_79_runs"] == [None, None]  # each repeat timed and kept
     assert "held-out validation" in results["data"] and results["chosen"] is None  # random pixels: no 79 %
     assert json.loads((tmp_path / "tuning.json").read_text())["candidates"][0]["name"] == "tiny"
     assert "no candidate reached 79%" in capsys.readouterr().out
+
+
+def test_tuning_rejects_fewer_than_one_repeat(tuning):
+    with pytest.raises(SystemExit):
+        tuning.main(["--repeats", "0"])
 
 
 def test_throughput_is_positive_and_trains(bench):
