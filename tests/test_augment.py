@@ -15,6 +15,12 @@ def test_normalize_gives_floats_with_the_given_statistics():
     torch.testing.assert_close(out, torch.ones(2, 3, 4, 4))
 
 
+def test_normalize_leaves_a_float_input_unchanged():
+    images = torch.full((2, 3, 4, 4), 255.0)
+    normalize(images, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    assert torch.equal(images, torch.full((2, 3, 4, 4), 255.0))
+
+
 @pytest.mark.parametrize(("images", "error"), [(torch.zeros(3, 32, 32), ValueError), ([[1]], TypeError)])
 def test_normalize_bad_input(images, error):
     with pytest.raises(error):

@@ -31,7 +31,9 @@ def normalize(images: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD, dtype=to
         raise ValueError(f"images have {images.shape[1]} channels, mean/std have {len(mean)}")
     m = torch.tensor(mean, device=images.device, dtype=dtype).view(1, -1, 1, 1)
     s = torch.tensor(std, device=images.device, dtype=dtype).view(1, -1, 1, 1)
-    return images.to(dtype).div_(255).sub_(m).div_(s)  # in place: one new tensor, the same roundings
+    # one new tensor, then in place (the same roundings as out of place); copy=True keeps a float
+    # input of this dtype from being changed under its caller
+    return images.to(dtype, copy=True).div_(255).sub_(m).div_(s)
 
 
 def random_translate(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:

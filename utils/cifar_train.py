@@ -46,7 +46,7 @@ from .models import FastResNet
 from .presets import choose_preset, per_preset
 from .progress import Progress
 from .regularization import decay_parameter_groups, parameter_norms
-from .reproducibility import get_device
+from .reproducibility import get_device, native_bf16
 from .training import History, evaluate
 
 __all__ = [
@@ -168,7 +168,7 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     """The autocast dtype: bf16 on GPUs with native bf16, fp16 on other GPUs, ``None`` (fp32) on CPU."""
     if device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+    return torch.bfloat16 if native_bf16(device) else torch.float16
 
 
 def precision_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
