@@ -148,7 +148,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     device = torch.device("cpu")  # the sprint is a CPU figure: tuned where it is measured
     split = load_cifar10(args.data).validation_split(VALIDATION_PER_CLASS, seed=SPLIT_SEED)
-    results = results_header(argv, describe_device(device), split.source, rule=__doc__.split("**")[1], candidates=[])
+    results = results_header(
+        argv, describe_device(device), split.source, rule=__doc__.split("**")[1], runs=[], candidates=[]
+    )
     print(f"tuning the sprint on {results['device']}, data: {split.source}")
     names = args.only or list(CANDIDATES)
     runs: dict[str, list[dict]] = {name: [] for name in names}
@@ -156,6 +158,8 @@ def main(argv: list[str] | None = None) -> dict:
         for name in names:
             run = _run(split, name)
             runs[name].append(run)
+            results["runs"].append({"name": name, "repeat": repeat + 1} | run)
+            write_results(args.out, results)  # after every run: an interrupted tuning keeps what it measured
             reached = "not reached" if run["seconds_to_79"] is None else f"after {run['seconds_to_79']:.1f} s"
             print(
                 f"[{name}] run {repeat + 1}: validation accuracy {100 * run['validation_accuracy']:.2f} % (TTA), "
