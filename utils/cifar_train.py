@@ -311,7 +311,8 @@ def train_cifar10(
     """Train the fast ResNet on ``data`` with ``config``; return the model and its per-epoch history.
 
     The history records ``train_loss``, ``train_accuracy`` (on the augmented batches),
-    ``test_loss``, ``test_accuracy``, ``lr``, ``seconds``, and for every conv layer its weight norm
+    ``test_loss``, ``test_accuracy``, ``lr``, ``seconds`` (the epoch's training time),
+    ``test_seconds`` (its one-view test evaluation's time), and for every conv layer its weight norm
     (``norm/<name>``) and effective learning rate ``lr / ||w||^2`` (``eff_lr/<name>``, with the epoch's
     mean ``lr`` and the norm at its end). After the last
     epoch, ``final_tta_accuracy`` adds the test-time augmentation of ``config.tta`` (its time:
@@ -399,11 +400,14 @@ def train_cifar10(
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
+        start = time.perf_counter()
         test = evaluate(model, test_loader, F.cross_entropy, accuracy=True, autocast_dtype=dtype)
+        test_seconds = time.perf_counter() - start  # evaluate's .item() has waited for the device
         lr_now = optimizer.param_groups[0]["lr"]
         record = {
             "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
             "test_loss": test["loss"], "test_accuracy": test["accuracy"], "lr": lr_now, "seconds": seconds,
+            "test_seconds": test_seconds,
         }  # fmt: skip
         epoch_steps = range((epoch - 1) * len(train_loader), epoch * len(train_loader))
         factors = [schedule(t) for t in epoch_steps]
