@@ -14,6 +14,14 @@ and prints both with their ratio. The original's time to 78 % is *estimated* as 
 images at its measured throughput (compute only, on random tensors, which favours it): its log
 (seed 000) first reaches 78 % after its 16th epoch, the line "Epoch 15. ... Valid Acc: 0.784217"
 (epochs are counted from 0); later epochs swing between 56 % and 79 %, and its 20th line is cut off.
+Its throughput is timed in windows of ``--original-steps`` batches, one before the first seed and
+one after each seed, and the estimate uses their median: on the 2-core machine this was measured on,
+one window's figure varied from 118 to 174 images/s between runs and by several percent within one,
+and interleaving the windows with the seeds lets a slow or fast spell of the machine reach both
+recipes. (Until the sixth tuning round a single window was timed before the seeds; that round's first
+run timed it at 174.4 images/s, five windows a few minutes later at 161-165 images/s, and its ratios
+fell short of the goal in two seeds of five, 247 and 248x. The windows were introduced after that run
+and are reported in the output and results file.)
 
 The sprint settings are the same recipe (network family, optimizer, schedule, augmentation on the
 device, test-time augmentation) sized for a 78 % target rather than the chapter's. On the CPU they
@@ -42,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -198,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="local CIFAR-10 copy (default: $BOOK_CIFAR10 or download)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one sprint per seed")
     parser.add_argument("--epochs", type=_positive, default=None, help="schedule length of the time-to-78%% run")
-    parser.add_argument("--original-steps", type=_positive, default=32, help="timed batches of the original recipe")
+    parser.add_argument(
+        "--original-steps", type=_positive, default=32, help="timed batches per window of the original recipe"
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON results file")
     args = parser.parse_args(argv)
 
@@ -219,18 +230,20 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     original = TutorialResNet().to(device)
     original_opt = torch.optim.SGD(original.parameters(), lr=0.01, weight_decay=1e-4)
-    original_ips = throughput(original, 64, 96, device, original_opt, steps=args.original_steps)
+
+    def time_original() -> float:  # one window of the original's throughput
+        return throughput(original, 64, 96, device, original_opt, steps=args.original_steps)
+
+    windows = [time_original()]
     for name, value in ips.items():
-        print(f"throughput, {name}: {value:8.0f} images/s  ({value / original_ips:.0f}x the original)")
-    print(f"throughput, original recipe (its ResNet, 96 px, batch 64, fp32): {original_ips:8.1f} images/s")
+        print(f"throughput, {name}: {value:8.0f} images/s  ({value / windows[0]:.0f}x the original)")
+    print(
+        f"throughput, original recipe (its ResNet, 96 px, batch 64, fp32): {windows[0]:8.1f} images/s "
+        f"(first of {1 + len(args.seeds)} windows of {args.original_steps} batches, one after each seed)"
+    )
     print(
         "(compute only: random tensors, no data pipeline, which favours the original, whose pipeline "
         "resized every image with PIL)"
-    )
-    original_estimate = ORIGINAL_EPOCHS_TO_78 * 50_000 / original_ips
-    print(
-        f"original recipe, time to 78%: {original_estimate:.0f} s  "
-        f"(estimated: {ORIGINAL_EPOCHS_TO_78} epochs x 50,000 images at its measured throughput)"
     )
 
     data = load_cifar10(args.data)
@@ -238,25 +251,41 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{runs}:\n  {sprint}")
     results = results_header(
         argv, describe_device(device), data.source, preset=preset, sprint=dataclasses.asdict(sprint),
-        original_images_per_second=original_ips, original_seconds_to_78=original_estimate, seeds=[],
+        original_images_per_second_windows=windows, seeds=[],
     )  # fmt: skip
     for seed in args.seeds:
         _, history = train_cifar10(data, dataclasses.replace(sprint, seed=seed), device=device, label=f"  seed {seed} ")
         reached = seconds_to_target(history.records, TARGET)
         run = {
             "seed": seed, "final_tta_accuracy": history.records[-1]["final_tta_accuracy"],
+            "final_one_view_accuracy": history.records[-1]["test_accuracy"],
             "training_seconds": sum(history["seconds"]), "seconds_to_78": reached,
-            "speed_up": None if reached is None else original_estimate / reached,
         }  # fmt: skip
         results["seeds"].append(run)
+        windows.append(time_original())  # interleaved: a slow or fast spell of the machine reaches both recipes
         write_results(args.out, results)
-        outcome = "did not reach 78%" if reached is None else f"78% after {reached:.1f} s: {run['speed_up']:.0f}x"
+        outcome = "did not reach 78%" if reached is None else f"78% after {reached:.1f} s"
         print(
-            f"seed {seed}: final test accuracy {100 * run['final_tta_accuracy']:.2f} % (with test-time "
-            f"augmentation), training time {run['training_seconds']:.1f} s; {outcome}",
+            f"seed {seed}: final test accuracy {100 * run['final_tta_accuracy']:.2f} % with test-time augmentation, "
+            f"{100 * run['final_one_view_accuracy']:.2f} % one view; training time {run['training_seconds']:.1f} s; "
+            f"{outcome}  (original, next window: {windows[-1]:.1f} images/s)",
             flush=True,
         )
+    original_ips = statistics.median(windows)
+    original_estimate = ORIGINAL_EPOCHS_TO_78 * 50_000 / original_ips
+    for run in results["seeds"]:
+        run["speed_up"] = None if run["seconds_to_78"] is None else original_estimate / run["seconds_to_78"]
+    results |= {"original_images_per_second": original_ips, "original_seconds_to_78": original_estimate}
+    write_results(args.out, results)
+    print(
+        f"original recipe: {original_ips:.1f} images/s, the median of {len(windows)} windows "
+        f"({min(windows):.1f} to {max(windows):.1f}); time to 78%: {original_estimate:.0f} s  "
+        f"(estimated: {ORIGINAL_EPOCHS_TO_78} epochs x 50,000 images at that throughput)"
+    )
     speed_ups = [run["speed_up"] for run in results["seeds"]]
+    for run in results["seeds"]:
+        ratio = "-" if run["speed_up"] is None else f"{run['speed_up']:.0f}x"
+        print(f"  seed {run['seed']}: speed-up to 78% {ratio}")
     if None in speed_ups:
         print(f"not every seed reached {TARGET:.0%}: no speed-up claimed; try more --epochs")
         return 1
