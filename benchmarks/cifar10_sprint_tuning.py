@@ -13,8 +13,8 @@ whose every seed reaches 79.5 % on the validation images, soonest by the median 
 The margin of 1.5 points above the benchmark's 78 % target is what the earlier rounds showed it must
 cover: the chosen candidates scored 0.9-1.1 points less on the test set than on these validation
 images (seed 0 of both), and their test-set accuracies spread over up to 0.8 point between five seeds.
-The speed script then runs the chosen settings on 45,000 of the training images (as many as they
-were tuned with) and measures them on the test set.
+The speed script then runs the chosen settings on as many training images as they were tuned with
+(45,000, or the candidate's own ``n_train``) and measures them on the test set.
 
 Every candidate is chapter 5's recipe (``cpu`` preset: network family, optimizer, schedule, Lookahead,
 augmentation) with a few settings changed: two epochs instead of eight, narrower layers, batch 128
@@ -24,10 +24,11 @@ native bf16 instructions), a frozen whitening bias (``whiten_bias_epochs=0``, wh
 backward pass through the first, largest activation map), a weight decay twice the chapter's
 ("wd x2": short runs gain from the higher effective learning rate that chapter 5 explains), test-time
 augmentation over an image and its mirror image only ("tta1": a third of the six views' cost), and in
-some a first epoch at lower resolution ("first epoch 28 px"). Earlier rounds also tried other widths,
-three epochs, three times the weight decay and six-view test-time augmentation.
+some fewer training images ("on 40k": a random 40,000 of the 45,000). Earlier rounds also tried other
+widths and batch sizes, three epochs, a first epoch at lower resolution, three times the weight decay
+and six-view test-time augmentation.
 
-This is the seventh round; the test set has influenced it only through the earlier rounds' outcomes.
+This is the eighth round; the test set has influenced it only through the earlier rounds' outcomes.
 Round 1 (fp32, epochs 2-3, progressive resizing at 16 px) chose 3 epochs of widths 16/64/128: 81.1 %
 in 102 s on a slower CPU, a speed-up of 126-135x, short of the benchmark's 250x goal. Round 2 (bf16,
 two epochs; rule: the fastest candidate with at least 79.0 % after test-time augmentation) chose
@@ -55,13 +56,17 @@ frozen bias wd x2 tta1" (80.32-80.46 % with the mirror pair, 79.24-79.52 % in on
 18.4 s), which on the test set reached 78 % in every seed of five in one view (78.36-79.07 %), after
 16.8-18.9 s in two runs; the ratios were 247-273x and 238-263x, short of 250x in two seeds and one,
 as the original recipe was timed faster than in earlier rounds (174-178 images/s against 118-155).
-Round 7, this one, keeps round 6's rule and threshold and asks whether a faster neighbour of its
-choice also passes: round 6's choice again (timed beside the others), batch 96 (a higher throughput
-per image on this CPU), narrower second or third layers (56 or 112 channels), and a first epoch at
-28 px, alone and with batch 96. Round 6's choice stays chosen unless a variant passes in every seed
-and is faster. Between rounds 2 and 3, about thirty exploratory runs were made on this same
-validation split (never on the test set); the candidates are what they suggested. Each round's
-results are in the git history of ``results/sprint_tuning.json``.
+Round 7 kept round 6's rule and threshold and asked whether a faster neighbour of its choice also
+passed: batch 96, narrower second or third layers (56 or 112 channels), and a first epoch at 28 px,
+alone and with batch 96. None both passed in every seed and ran faster (on this CPU none of them was
+faster in training at all; the 28 px epoch's resizing costs about what it saves), so round 6's choice
+stayed. Round 8, this one, keeps the rule and trades some of the choice's accuracy margin (it passed
+with 80.32 % or more in every seed) for time: the same training on a random 40,000 or 36,000 of the
+45,000 images (``n_train``), about a ninth or a fifth fewer steps, beside the choice itself. Neither
+passed (79.08 % and 78.34 % in their worst seeds): round 6's choice stays.
+Between rounds 2 and 3, about thirty exploratory runs were made on this same validation split (never
+on the test set); the candidates are what they suggested. Each round's results are in the git
+history of ``results/sprint_tuning.json``.
 
 Usage: python benchmarks/cifar10_sprint_tuning.py [--data PATH] [--only NAME ...] [--seeds 0 1 2] [--out results.json]
 """
@@ -102,13 +107,8 @@ WD_X2 = {"weight_decay": 2 * 1.33e-3}
 ROUND_6 = _sprint((16, 64, 128), 2.0, **WD_X2, tta=1)  # round 6's choice, timed again beside its variants
 CANDIDATES: dict[str, dict[str, object]] = {
     "e2 w16-64-128 bf16 lr x2 frozen bias wd x2 tta1": ROUND_6,
-    "e2 w16-64-128 b96 bf16 lr x2 frozen bias wd x2 tta1": ROUND_6 | _batch(96, 2.0),
-    "e2 w16-56-128 bf16 lr x2 frozen bias wd x2 tta1": ROUND_6 | {"widths": (16, 56, 128)},
-    "e2 w16-64-112 bf16 lr x2 frozen bias wd x2 tta1": ROUND_6 | {"widths": (16, 64, 112)},
-    "e2 w16-64-128 bf16 lr x2 frozen bias wd x2 tta1 first epoch 28 px": ROUND_6
-    | {"low_res_epochs": 1, "low_res_size": 28},
-    "e2 w16-64-128 b96 bf16 lr x2 frozen bias wd x2 tta1 first epoch 28 px": ROUND_6
-    | _batch(96, 2.0) | {"low_res_epochs": 1, "low_res_size": 28},
+    "e2 w16-64-128 bf16 lr x2 frozen bias wd x2 tta1 on 40k": ROUND_6 | {"n_train": 40_000},
+    "e2 w16-64-128 bf16 lr x2 frozen bias wd x2 tta1 on 36k": ROUND_6 | {"n_train": 36_000},
 }
 
 

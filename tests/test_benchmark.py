@@ -72,6 +72,11 @@ def test_the_cpu_sprint_is_the_candidate_that_the_stored_tuning_chose(bench):
     }
 
 
+def test_the_cpu_sprint_trains_on_as_many_images_as_it_was_tuned_with(bench):
+    tuned = bench.CANDIDATES[bench.CPU_SPRINT].get("n_train", bench.TUNED_TRAIN_IMAGES)  # its own, else the split's
+    assert bench.sprint_config("cpu").n_train == tuned <= bench.TUNED_TRAIN_IMAGES
+
+
 def test_seconds_to_target_counts_training_time_up_to_the_first_evaluation_at_78(bench):
     records = [
         {"seconds": 10.0, "test_accuracy": 0.5, "test_seconds": 0.5},
