@@ -6,7 +6,9 @@ budget, on whatever device it is given, and writes them where the chapter reads 
 - the ``gpu`` preset's accuracy, measured by running it (on a CPU in fp32 if no GPU is lent);
 - weight decay's effect as a paired difference over seeds: each seed trains twice with the same
   initialisation, data order and augmentation, once with the preset's ``weight_decay`` and once
-  with 0.
+  with 0;
+- a sweep of weight decays over seeds on a subset of the training set, where data is scarce
+  (``--set n_train=5000 epochs=32``).
 
 Every run keeps a checkpoint after each epoch (under ``$BOOK_OUTPUT/checkpoints/benchmarks``, or
 ``--checkpoint-dir``), so an interrupted invocation resumes where it stopped, and a run that chapter 5
@@ -22,6 +24,8 @@ Usage:
   python benchmarks/cifar10_runs.py --preset gpu --seeds 0 --out benchmarks/results/gpu_preset_cpu.json
   python benchmarks/cifar10_runs.py --preset cpu --seeds 0 1 2 --weight-decays default 0 \\
       --out benchmarks/results/cpu_weight_decay_pairs.json
+  python benchmarks/cifar10_runs.py --preset cpu --seeds 0 1 2 --weight-decays 0 5e-5 5e-4 default 5e-3 \\
+      --set n_train=5000 epochs=32 --out benchmarks/results/cpu_weight_decay_sweep_5k.json
 """
 
 from __future__ import annotations
