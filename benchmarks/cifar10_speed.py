@@ -16,12 +16,12 @@ images at its measured throughput (compute only, on random tensors, which favour
 (epochs are counted from 0); later epochs swing between 56 % and 79 %, and its 20th line is cut off.
 Its throughput is timed in windows of ``--original-steps`` batches, one before the first seed and
 one after each seed, and the estimate uses their median: on the 2-core machine this was measured on,
-one window's figure varied from 118 to 174 images/s between runs and by several percent within one,
-and interleaving the windows with the seeds lets a slow or fast spell of the machine reach both
-recipes. (Until the sixth tuning round a single window was timed before the seeds; that round's first
-run timed it at 174.4 images/s, five windows a few minutes later at 161-165 images/s, and its ratios
-fell short of the goal in two seeds of five, 247 and 248x. The windows were introduced after that run
-and are reported in the output and results file.)
+a single window's figure varied from 128 to 175 images/s between the stored runs, and the six windows
+of one run from 166 to 188, and interleaving the windows with the seeds lets a slow or fast spell of
+the machine reach both recipes. (Until the sixth tuning round a single window was timed before the
+seeds; that round's first run timed it at 174.4 images/s, and its ratios fell short of the goal in two
+seeds of five, 247 and 248x. The windows were introduced after that run and are reported in the
+output and results file.)
 
 The sprint settings are the same recipe (network family, optimizer, schedule, augmentation on the
 device, test-time augmentation) sized for a 78 % target rather than the chapter's. On the CPU they
