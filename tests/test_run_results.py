@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from utils.run_results import load_run_results, results_header, write_results
+from utils.run_results import load_run_results, results_header, train_test_gap, write_results
 
 
 def _run(seed, wd, accuracy):
@@ -57,3 +57,8 @@ def test_results_header_and_write_results_round_trip(tmp_path):
     write_results(path, header | {"runs": []})
     assert json.loads(path.read_text()) == header | {"runs": []}
     write_results(None, header)  # no file asked for: nothing written, no error
+
+
+def test_train_test_gap_is_the_clean_train_sample_minus_the_last_one_view_test_accuracy():
+    run = _run(0, 0.0, 0.8) | {"history": [{"test_accuracy": 0.5}, {"test_accuracy": 0.75}]}
+    assert train_test_gap(run) == pytest.approx(15.0)  # 0.9 - 0.75, in points; not the TTA accuracy (0.8)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["RunResults", "load_run_results", "results_header", "write_results"]
+__all__ = ["RunResults", "load_run_results", "results_header", "train_test_gap", "write_results"]
 
 _REQUIRED = ("command", "device", "torch", "data", "preset", "runs")
 _RUN_KEYS = ("seed", "weight_decay", "history", "final_tta_accuracy", "final_train_clean_accuracy", "training_seconds")
@@ -50,6 +50,12 @@ class RunResults:
         treated = [100 * by_key[(s, weight_decay)]["final_tta_accuracy"] for s in seeds]
         untreated = [100 * by_key[(s, control)]["final_tta_accuracy"] for s in seeds]
         return seeds, treated, untreated
+
+
+def train_test_gap(run: dict) -> float:
+    """A stored run's clean train-test gap in points: the accuracy on its fixed clean sample of training
+    images minus its last one-view test accuracy (both one unaugmented view, in eval mode)."""
+    return 100 * (run["final_train_clean_accuracy"] - run["history"][-1]["test_accuracy"])
 
 
 def load_run_results(path: str | os.PathLike[str]) -> RunResults:
