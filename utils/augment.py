@@ -2,8 +2,9 @@
 
 The whole data set sits on the device as uint8; each batch is indexed out, converted to
 normalized floats, randomly translated (reflect padding, then a random crop) and flipped, all as
-batched tensor operations, and optionally resized (progressive resizing: cheap low-resolution
-epochs first). A seeded ``torch.Generator`` makes every epoch reproducible.
+batched tensor operations, and optionally made smaller (progressive resizing: cheap low-resolution
+epochs first), either resized or cropped to a random window of the image. A seeded
+``torch.Generator`` makes every epoch reproducible.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import torch
 
 from .checks import image_batch, positive_int
 
-__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "normalize", "random_translate", "random_flip", "resize", "DeviceLoader"]
+__all__ = [
+    "CIFAR10_MEAN", "CIFAR10_STD", "normalize", "random_translate", "random_crop", "random_flip", "resize",
+    "DeviceLoader",
+]  # fmt: skip
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -57,17 +61,50 @@ def _check_max_shift(max_shift: object, images: torch.Tensor) -> None:
 
 
 def _translate(images: torch.Tensor, shifts: torch.Tensor, max_shift: int) -> torch.Tensor:
-    """Crop each reflect-padded image at offsets ``shifts[:, i]`` in ``[0, 2 * max_shift]``.
+    """Crop each reflect-padded image at offsets ``shifts[:, i]`` in ``[0, 2 * max_shift]``."""
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4, mode="reflect")
+    return _crop(padded, shifts, *images.shape[-2:])
+
+
+def _crop(images: torch.Tensor, offsets: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The ``height`` x ``width`` window of image ``i`` whose top-left corner is at ``offsets[:, i]`` (row, column).
 
     Rows first, then columns, each a ``gather`` along one axis: no host-device synchronisation, and
     on a CPU about three times faster than one 4-D advanced index.
     """
-    n, c, h, w = images.shape
-    padded = torch.nn.functional.pad(images, (max_shift,) * 4, mode="reflect")
-    rows = shifts[0, :, None] + torch.arange(h, device=images.device)  # (n, h)
-    cols = shifts[1, :, None] + torch.arange(w, device=images.device)  # (n, w)
-    padded = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * max_shift))
-    return padded.gather(3, cols[:, None, None, :].expand(n, c, h, w))
+    n, c, _, w = images.shape
+    rows = offsets[0, :, None] + torch.arange(height, device=images.device)  # (n, height)
+    cols = offsets[1, :, None] + torch.arange(width, device=images.device)  # (n, width)
+    images = images.gather(2, rows[:, None, :, None].expand(n, c, height, w))
+    return images.gather(3, cols[:, None, None, :].expand(n, c, height, width))
+
+
+def _check_crop_size(size: object, images: torch.Tensor) -> None:
+    limit = min(images.shape[-2:])
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= limit:
+        raise ValueError(f"crop size must be an int in [1, {limit}], got {size!r}")
+
+
+def random_crop(images: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random ``size`` x ``size`` window of each image, every position equally likely.
+
+    Unlike :func:`resize`, a crop keeps the objects' scale (a 28-pixel crop shows less of the
+    scene, at the same pixels per object) and costs no resampling.
+
+    Raises:
+        ValueError: if ``size`` is not an int between 1 and the image size.
+    """
+    image_batch("images", images)
+    _check_crop_size(size, images)
+    offsets = _crop_offsets(images.shape[-2:], size, len(images), generator)
+    return _crop(images, offsets.to(images.device), size, size)
+
+
+def _crop_offsets(shape: tuple[int, int], size: int, n: int, generator: torch.Generator | None) -> torch.Tensor:
+    """``(2, n)`` random top-left corners (row, column) of ``size`` windows in an image of ``shape``."""
+    rows = torch.randint(0, shape[0] - size + 1, (n,), generator=generator)
+    cols = torch.randint(0, shape[1] - size + 1, (n,), generator=generator)
+    return torch.stack((rows, cols))
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -108,9 +145,14 @@ class DeviceLoader:
         seed: seeds the shuffling and augmentation; ``state_dict`` saves their progress.
         image_size: resize every batch to this size (after augmentation); ``None`` keeps the
             native size. It is a plain attribute, so a training loop may change it between epochs.
+        crop_size: when training, a random ``crop_size`` x ``crop_size`` window of each image
+            (:func:`random_crop`) takes the place of the translation (the window's position is the
+            shift); ``None`` for none. A plain attribute too; an epoch without it draws exactly the
+            random numbers it would draw if the option did not exist.
 
     Raises:
-        ValueError: on mismatched lengths, a non-positive batch size, a bad ``max_shift`` or ``image_size``.
+        ValueError: on mismatched lengths, a non-positive batch size, a bad ``max_shift``, ``image_size``
+            or ``crop_size`` (the last when an epoch starts).
     """
 
     def __init__(
@@ -126,6 +168,7 @@ class DeviceLoader:
         dtype: torch.dtype = torch.float32,
         channels_last: bool = False,
         image_size: int | None = None,
+        crop_size: int | None = None,
     ):
         image_batch("images", images)
         if len(images) != len(labels):
@@ -140,6 +183,9 @@ class DeviceLoader:
         if image_size is not None:
             positive_int("image_size", image_size)
         self.image_size = image_size
+        self.crop_size = crop_size
+        if crop_size is not None:
+            _check_crop_size(crop_size, images)
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0  # epochs started so far
         self.first_flips: torch.Tensor | None = None  # image i is mirrored in epoch e iff first_flips[i] xor (e odd)
@@ -150,7 +196,7 @@ class DeviceLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
-        order = shifts = flips = None
+        order = shifts = flips = crops = None
         if self.train:  # the whole epoch's randomness, drawn at once and copied to the device once
             order_cpu = torch.randperm(n, generator=self.generator)
             order = order_cpu.to(self.device)
@@ -158,6 +204,9 @@ class DeviceLoader:
             if self.first_flips is None:
                 self.first_flips = torch.rand(n, generator=self.generator) < 0.5
             flips = (self.first_flips ^ bool(self.epoch % 2))[order_cpu].to(self.device)
+            if self.crop_size is not None:  # drawn last: the draws above stay those of an epoch without it
+                _check_crop_size(self.crop_size, self.images)
+                crops = _crop_offsets(self.images.shape[-2:], self.crop_size, n, self.generator).to(self.device)
             self.epoch += 1
         for i in range(len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size] if order is not None else None
@@ -166,9 +215,12 @@ class DeviceLoader:
             images, labels = self.images[index], self.labels[index]
             x = normalize(images, dtype=self.dtype)
             if self.train:
-                if self.max_shift:
-                    x = _translate(x, shifts[:, i * self.batch_size : (i + 1) * self.batch_size], self.max_shift)
-                x = _flip(x, flips[i * self.batch_size : (i + 1) * self.batch_size])
+                batch = slice(i * self.batch_size, (i + 1) * self.batch_size)
+                if crops is not None:
+                    x = _crop(x, crops[:, batch], self.crop_size, self.crop_size)
+                elif self.max_shift:
+                    x = _translate(x, shifts[:, batch], self.max_shift)
+                x = _flip(x, flips[batch])
             if self.image_size is not None:
                 x = resize(x, self.image_size)
             if self.channels_last:

@@ -12,9 +12,10 @@ translated and mirrored on the device, with mirror images alternating between ep
 (:func:`~utils.training.tta_outputs`). On CUDA it uses mixed precision (bf16 where the GPU supports
 it natively, else fp16 with a gradient scaler) and ``channels_last``; on the CPU, fp32, unless the
 config asks for bf16 (``precision="bf16"``: the speed benchmark's CPU sprint, on CPUs with native bf16).
-Optionally the first ``low_res_epochs`` epochs train on images downsized to ``low_res_size``
-pixels, which cost less per image (progressive resizing, as in fast.ai's DAWNBench ImageNet
-entry); the speed benchmark's CPU sprint uses it.
+Optionally the first ``low_res_epochs`` epochs train on smaller images, which cost less per image
+(progressive resizing, as in fast.ai's DAWNBench ImageNet entry): downsized to ``low_res_size``
+pixels, or, with ``low_res_crop``, random ``low_res_size``-pixel windows of the images (the same
+scale, less of each scene). The speed benchmark's CPU sprint was tuned with both.
 
 airbench states its hyperparameters per 1,024 examples of a summed loss; here they are in
 PyTorch's own terms for the mean loss, so that ``weight_decay`` is exactly the lambda that
@@ -75,6 +76,8 @@ class TrainConfig:
     bias learns. ``tta``: the test-time augmentation level of the final evaluation (0, 1 or 2).
     ``precision``: ``"auto"`` (mixed precision on CUDA, fp32 on the CPU: :func:`amp_dtype`), ``"fp32"``,
     or ``"bf16"`` (bf16 autocast on any device; fast on CPUs with native bf16 instructions).
+    ``low_res_epochs``: the first epochs train on ``low_res_size``-pixel images, resized, or random
+    crops of that size if ``low_res_crop`` (the crop's position then replaces the translation).
     """
 
     epochs: int = 10
@@ -94,6 +97,7 @@ class TrainConfig:
     tta: int = 2
     low_res_epochs: int = 0
     low_res_size: int = 16
+    low_res_crop: bool = False
     n_train: int | None = None
     n_test: int | None = None
     seed: int = 0
@@ -390,7 +394,8 @@ def train_cifar10(
     conv_weights = _scale_invariant_weights(model)
     for epoch in range(start_epoch, config.epochs + 1):
         start = time.perf_counter()
-        train_loader.image_size = config.low_res_size if epoch <= config.low_res_epochs else None
+        low_res = config.low_res_size if epoch <= config.low_res_epochs else None
+        train_loader.image_size, train_loader.crop_size = (None, low_res) if config.low_res_crop else (low_res, None)
         model.whiten.bias.requires_grad_(epoch <= config.whiten_bias_epochs)
         with Progress(len(train_loader), f"{label}epoch {epoch}") as bar:
             train_loss, train_accuracy = train_epoch(
