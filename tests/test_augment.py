@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from utils.augment import DeviceLoader, normalize, random_flip, random_translate, resize
+from utils.augment import DeviceLoader, normalize, random_crop, random_flip, random_translate, resize
 
 
 def _batch(n=8, seed=0):
@@ -198,3 +198,78 @@ def test_alternating_flips_survive_a_resume():
     fresh.load_state_dict(state)
     for (a, la), (b, lb) in zip(expected, fresh, strict=True):
         assert torch.equal(a, b) and torch.equal(la, lb)
+
+
+def _windows(image: torch.Tensor, size: int) -> dict[tuple[int, int], torch.Tensor]:
+    """Every ``size`` x ``size`` window of one ``(C, H, W)`` image, by its top-left corner."""
+    h, w = image.shape[-2:]
+    return {(r, c): image[:, r : r + size, c : c + size] for r in range(h - size + 1) for c in range(w - size + 1)}
+
+
+def test_random_crop_is_a_window_of_each_image_and_reaches_every_position():
+    x = normalize(_batch(400))
+    out = random_crop(x, 28, torch.Generator().manual_seed(0))
+    assert out.shape == (400, 3, 28, 28)
+    corners = set()
+    for i in range(len(x)):
+        found = [corner for corner, window in _windows(x[i], 28).items() if torch.equal(out[i], window)]
+        assert len(found) == 1  # random images: exactly one window matches
+        corners |= set(found)
+    assert corners == {(r, c) for r in range(5) for c in range(5)}  # all 25 corners of a 32 -> 28 crop
+
+
+def test_random_crop_of_the_full_size_is_the_image():
+    x = normalize(_batch(4))
+    assert torch.equal(random_crop(x, 32), x)
+
+
+@pytest.mark.parametrize("bad", [0, 33, 2.5, True])
+def test_random_crop_bad_size(bad):
+    with pytest.raises(ValueError, match="crop size"):
+        random_crop(normalize(_batch(2)), bad)
+
+
+def test_a_loader_crop_is_a_random_window_instead_of_a_translation():
+    images = _batch(64)
+    loader = DeviceLoader(images, torch.arange(64), 64, train=True, max_shift=2, seed=0, crop_size=24)
+    normalized = normalize(images)
+    x, y = next(iter(loader))
+    assert x.shape == (64, 3, 24, 24)
+    corners = set()
+    for crop, i in zip(x, y.tolist(), strict=True):
+        windows = _windows(normalized[i], 24)
+        found = [c for c, w in windows.items() if torch.equal(crop, w) or torch.equal(crop, w.flip(-1))]
+        assert len(found) == 1  # a window of the image itself (mirrored or not), not of a padded copy
+        corners |= set(found)
+    assert len(corners) > 25  # positions spread over the 9 x 9 possible corners, beyond a +-2 shift's 5 x 5
+
+
+def test_a_full_size_crop_turns_the_translation_off():
+    images = _batch(16)
+    loader = DeviceLoader(images, torch.arange(16), 16, train=True, max_shift=2, seed=0, crop_size=32)
+    normalized = normalize(images)
+    x, y = next(iter(loader))
+    for image, i in zip(x, y, strict=True):  # the image itself, mirrored or not: no shift at all
+        assert torch.equal(image, normalized[i]) or torch.equal(image, normalized[i].flip(-1))
+
+
+def test_cropping_a_later_epoch_leaves_the_earlier_epochs_batches_as_they_were():
+    images = _batch(16)
+    plain = DeviceLoader(images, torch.arange(16), 8, train=True, seed=2)
+    cropped = DeviceLoader(images, torch.arange(16), 8, train=True, seed=2)
+    for (a, la), (b, lb) in zip(plain, cropped, strict=True):  # epoch 1: neither crops
+        assert torch.equal(a, b) and torch.equal(la, lb)
+    cropped.crop_size = 28
+    assert {tuple(x.shape[-2:]) for x, _ in cropped} == {(28, 28)}
+    cropped.crop_size = None
+    assert {tuple(x.shape[-2:]) for x, _ in cropped} == {(32, 32)}  # and back to full size
+
+
+@pytest.mark.parametrize("bad", [0, 40, 1.5])
+def test_a_loader_rejects_a_bad_crop_size(bad):
+    with pytest.raises(ValueError, match="crop size"):
+        DeviceLoader(_batch(4), torch.arange(4), 2, train=True, crop_size=bad)
+    loader = DeviceLoader(_batch(4), torch.arange(4), 2, train=True)
+    loader.crop_size = bad  # set between epochs, as a training loop does: refused when the epoch starts
+    with pytest.raises(ValueError, match="crop size"):
+        next(iter(loader))

@@ -112,6 +112,23 @@ def test_low_resolution_epochs_train_then_switch_to_full_size(tiny_data, monkeyp
     assert len(history["epoch"]) == 3
 
 
+def test_low_resolution_epochs_can_crop_instead_of_resizing(tiny_data, monkeypatch):
+    seen = []
+    original_iter = DeviceLoader.__iter__
+
+    def recording_iter(self):
+        for x, y in original_iter(self):
+            if self.train:
+                seen.append((x.shape[-1], self.crop_size, self.image_size))
+            yield x, y
+
+    monkeypatch.setattr(DeviceLoader, "__iter__", recording_iter)
+    config = dataclasses.replace(TINY, epochs=2, low_res_epochs=1, low_res_size=24, low_res_crop=True)
+    train_cifar10(tiny_data, config, verbose=False)
+    steps = len(seen) // 2
+    assert seen == [(24, 24, None)] * steps + [(32, None, None)] * steps  # cropped, not resized; then full size
+
+
 def test_a_batch_larger_than_the_training_set_is_a_clear_error(tiny_data):
     with pytest.raises(ValueError, match="batch_size 128 exceeds the 64 training images"):
         train_cifar10(tiny_data, dataclasses.replace(TINY, batch_size=128), verbose=False)
