@@ -88,6 +88,9 @@ def test_seconds_to_target_counts_training_time_up_to_the_first_evaluation_at_78
     assert bench.seconds_to_target(records) == 23.0
     assert bench.seconds_to_target([records[0], records[2]]) == 23.5  # with the final evaluation's time
     assert bench.seconds_to_target(records[:1]) is None
+    with_setup = [records[0] | {"setup_seconds": 0.5}, *records[1:]]  # the whitening layer, set from data
+    assert bench.seconds_to_target(with_setup) == 23.5
+    assert bench.seconds_to_target([with_setup[0], records[2]]) == 24.0
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +245,23 @@ def test_the_speed_up_uses_the_median_window_of_the_original(bench, tmp_path, mo
     assert results["original_seconds_to_78"] == 16 * 50_000 / 200.0  # the median window, not the first
     assert [run["speed_up"] for run in results["seeds"]] == [400.0, 400.0]
     assert "lowest 400x, highest 400x (goal 250x for every seed: met)" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def eval_batch():
+    return _load_script("cifar10_eval_batch")
+
+
+def test_eval_batch_benchmark_times_every_size_including_the_one_in_use(eval_batch, capsys):
+    from utils.cifar_train import EVAL_BATCH
+
+    medians = eval_batch.main(["--widths", "8", "8", "8", "--repeats", "1", "--images", "600"])
+    assert EVAL_BATCH in medians and set(medians) == set(eval_batch.SIZES)
+    assert all(seconds > 0 for seconds in medians.values())
+    assert "<- EVAL_BATCH" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["--repeats", "0"], ["--images", "0"]])
+def test_eval_batch_benchmark_rejects_bad_counts(eval_batch, args):
+    with pytest.raises(SystemExit):
+        eval_batch.main(args)

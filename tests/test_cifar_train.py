@@ -89,6 +89,7 @@ def test_history_has_curves_norms_and_final_tta(tiny_data, capsys):
     assert norms and all(f"eff_lr/{k[5:]}" in history.keys() for k in norms)
     assert 0 <= history.records[-1]["final_tta_accuracy"] <= 1 and history.records[-1]["final_tta_seconds"] > 0
     assert all(record["test_seconds"] > 0 for record in history.records)  # each one-view evaluation is timed
+    assert history["setup_seconds"] == [history.records[0]["setup_seconds"]] and history["setup_seconds"][0] > 0
     assert 0 <= history.records[-1]["final_train_clean_accuracy"] <= 1
     assert capsys.readouterr().out.count("tiny epoch") == 2
 
