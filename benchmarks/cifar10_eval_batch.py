@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> dict[int, float]:
             start = time.perf_counter()
             evaluate(model, loader, F.cross_entropy, accuracy=True, autocast_dtype=dtype)  # .item() waits
             times[b].append(time.perf_counter() - start)
+    command = " ".join(["python benchmarks/cifar10_eval_batch.py", *(sys.argv[1:] if argv is None else argv)])
+    print(command)
     print(f"{describe_device(device)}; widths {tuple(args.widths)}, {args.precision}, {args.images:,} images")
     medians = {b: statistics.median(t) for b, t in times.items()}
     for b, seconds in medians.items():

@@ -152,8 +152,9 @@ def cifar_config(preset: str | None = None, **overrides: object) -> TrainConfig:
 
 TRAIN_SLICE = 10_000  # training images evaluated clean at the end of a run
 WHITEN_IMAGES = 5_000  # training images whose patches set the whitening layer
-# Evaluation batches: on a 2-core CPU, 10,000 test images took 0.74 s in batches of 250 against 1.24 s
-# in batches of 1,000, whose first activations (46 MB in bf16) no longer fit in the cache.
+# Evaluation batches: on a 2-core CPU, 10,000 test images took 0.62 s in batches of 250 against 1.01 s
+# in batches of 1,000, whose first activations (46 MB in bf16) no longer fit in the cache
+# (benchmarks/cifar10_eval_batch.py; its output: benchmarks/results/eval_batch.log).
 EVAL_BATCH = 250
 RECIPE_VERSION = 2  # raise when a change to the training code makes old checkpoints another recipe's
 
