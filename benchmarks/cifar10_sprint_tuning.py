@@ -25,11 +25,13 @@ native bf16 instructions), a frozen whitening bias (``whiten_bias_epochs=0``, wh
 backward pass through the first, largest activation map), a weight decay twice the chapter's
 ("wd x2": short runs gain from the higher effective learning rate that chapter 5 explains), test-time
 augmentation over an image and its mirror image only ("tta1": a third of the six views' cost), and in
-some a first epoch on random windows of 28 or 24 pixels ("first epoch 28 px crops": ``low_res_crop``;
-the window's random position replaces the translation, the objects keep their size, and a step costs
-about two thirds or a half of a full-size one). Earlier rounds also tried other widths and batch
-sizes, three epochs, a first epoch resized to lower resolution, three times the weight decay,
-six-view test-time augmentation and fewer training images.
+some a batch-norm bias learning rate 32 rather than 64 times the weights' ("blr32"), a warm-up over
+10 % of the steps rather than 23 % ("warm10"), and fewer training images ("on 42k": a random 42,000 of
+the 45,000). Earlier rounds also tried other widths and batch sizes, three epochs, a first epoch at
+lower resolution (resized, or, in round 9, random 28- or 24-pixel windows: ``low_res_crop``; the
+window's position replaces the translation, the objects keep their size, and a step costs about two
+thirds or a half of a full-size one), three times the weight decay and six-view test-time
+augmentation.
 
 This is the tenth round; the test set has influenced it only through the earlier rounds' outcomes.
 Round 1 (fp32, epochs 2-3, progressive resizing at 16 px) chose 3 epochs of widths 16/64/128: 81.1 %

@@ -147,8 +147,9 @@ class DeviceLoader:
             native size. It is a plain attribute, so a training loop may change it between epochs.
         crop_size: when training, a random ``crop_size`` x ``crop_size`` window of each image
             (:func:`random_crop`) takes the place of the translation (the window's position is the
-            shift); ``None`` for none. A plain attribute too; an epoch without it draws exactly the
-            random numbers it would draw if the option did not exist.
+            shift); ``None`` for none. A plain attribute too. A crop epoch draws its windows after
+            its other random numbers, so a loader that never crops draws exactly what it drew
+            before the option existed, and the epochs before a crop epoch are unchanged by it.
 
     Raises:
         ValueError: on mismatched lengths, a non-positive batch size, a bad ``max_shift``, ``image_size``

@@ -15,7 +15,8 @@ config asks for bf16 (``precision="bf16"``: the speed benchmark's CPU sprint, on
 Optionally the first ``low_res_epochs`` epochs train on smaller images, which cost less per image
 (progressive resizing, as in fast.ai's DAWNBench ImageNet entry): downsized to ``low_res_size``
 pixels, or, with ``low_res_crop``, random ``low_res_size``-pixel windows of the images (the same
-scale, less of each scene). The speed benchmark's CPU sprint was tuned with both.
+scale, less of each scene). The speed benchmark's sprint tuning tried both; its chosen sprint uses
+neither.
 
 airbench states its hyperparameters per 1,024 examples of a summed loss; here they are in
 PyTorch's own terms for the mean loss, so that ``weight_decay`` is exactly the lambda that
