@@ -144,12 +144,25 @@ def _positive(text: str) -> int:
 
 
 def sprint_config(
-    preset: str | None = None, epochs: int | None = None, seed: int | None = None, device: torch.device | None = None
+    preset: str | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    device: torch.device | None = None,
+    candidate: str | None = None,
 ) -> TrainConfig:
     """The preset's config with its sprint overrides (and ``epochs`` and ``seed``, if given). On a
-    ``device`` without native bf16 a bf16 sprint runs in fp32 (see the module docstring)."""
+    ``device`` without native bf16 a bf16 sprint runs in fp32 (see the module docstring).
+    ``candidate``: another of the tuning's candidates instead of the chosen one (``cpu`` preset only).
+
+    Raises:
+        ValueError: if ``candidate`` is not a candidate of the tuning, or the preset is not ``cpu``.
+    """
     preset = choose_preset(preset)
     overrides = dict(SPRINT_OVERRIDES[preset])
+    if candidate is not None:
+        if candidate not in CANDIDATES or preset != "cpu":
+            raise ValueError(f"--sprint takes a candidate of the cpu preset's tuning, {list(CANDIDATES)}")
+        overrides = {"n_train": TUNED_TRAIN_IMAGES} | CANDIDATES[candidate]
     if overrides.get("precision") == "bf16" and device is not None and not native_bf16(device):
         overrides["precision"] = "fp32"
     if epochs is not None:  # the last epoch is at full size: fewer low-resolution epochs if need be
@@ -214,13 +227,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--original-steps", type=_positive, default=32, help="timed batches per window of the original recipe"
     )
+    parser.add_argument(
+        "--sprint", default=None, metavar="NAME",
+        help=f"time another candidate of the tuning instead of the chosen one (cpu preset; default: {CPU_SPRINT!r})",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="JSON results file")
     args = parser.parse_args(argv)
 
     preset = choose_preset(args.preset)
     device = get_device()
     config = cifar_config(preset)
-    sprint = sprint_config(preset, args.epochs, device=device)
+    try:
+        sprint = sprint_config(preset, args.epochs, device=device, candidate=args.sprint)
+    except ValueError as error:
+        parser.error(str(error))
+    sprint_name = args.sprint or (CPU_SPRINT if preset == "cpu" else f"{preset} preset, {SPRINT_OVERRIDES[preset]}")
     print(f"device: {describe_device(device)};  preset: {preset};  torch {torch.__version__}")
     if SPRINT_OVERRIDES[preset].get("precision") == "bf16" and sprint.precision == "fp32":
         print("this CPU has no native bf16 instructions: the sprint runs in fp32 (slower; see the docstring)")
@@ -252,10 +273,10 @@ def main(argv: list[str] | None = None) -> int:
 
     data = load_cifar10(args.data)
     runs = f"time-to-{TARGET:.0%} runs ({precision_name(sprint, device)}) on {data.source}, seeds {args.seeds}"
-    print(f"{runs}:\n  {sprint}")
+    print(f"{runs}, sprint {sprint_name!r}:\n  {sprint}")
     results = results_header(
-        argv, describe_device(device), data.source, preset=preset, sprint=dataclasses.asdict(sprint),
-        original_images_per_second_windows=windows, seeds=[],
+        argv, describe_device(device), data.source, preset=preset, sprint_name=sprint_name,
+        sprint=dataclasses.asdict(sprint), original_images_per_second_windows=windows, seeds=[],
     )  # fmt: skip
     for seed in args.seeds:
         _, history = train_cifar10(data, dataclasses.replace(sprint, seed=seed), device=device, label=f"  seed {seed} ")

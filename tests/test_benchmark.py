@@ -265,3 +265,20 @@ def test_eval_batch_benchmark_times_every_size_including_the_one_in_use(eval_bat
 def test_eval_batch_benchmark_rejects_bad_counts(eval_batch, args):
     with pytest.raises(SystemExit):
         eval_batch.main(args)
+
+
+def test_the_speed_script_can_time_another_candidate_of_the_tuning(bench):
+    other = next(name for name in bench.CANDIDATES if name != bench.CPU_SPRINT)
+    config = bench.sprint_config("cpu", candidate=other, seed=2)
+    overrides = {"n_train": bench.TUNED_TRAIN_IMAGES} | bench.CANDIDATES[other]
+    assert all(getattr(config, k) == (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items())
+    assert config.seed == 2
+    for preset, name in [("cpu", "no such candidate"), ("smoke", other)]:
+        with pytest.raises(ValueError, match="--sprint takes a candidate"):
+            bench.sprint_config(preset, candidate=name)
+
+
+def test_the_speed_script_refuses_an_unknown_sprint_before_timing_anything(bench, monkeypatch):
+    monkeypatch.setattr(bench, "throughput", lambda *a, **k: pytest.fail("timed before the arguments were checked"))
+    with pytest.raises(SystemExit):
+        bench.main(["--preset", "cpu", "--sprint", "no such candidate"])
