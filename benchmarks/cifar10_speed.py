@@ -6,8 +6,9 @@ Measures
      ResNet at 96 px, batch 64, plain SGD, fp32);
   2. this recipe's wall-clock time to reach the original's 78 % test accuracy (real training runs on
      CIFAR-10 with the sprint settings, one per seed, evaluated after every epoch; the time counts
-     the set-up (building the network and setting its whitening layer from 5,000 training images,
-     about half a second; counted from tuning round 10 on, left out before),
+     the set-up (building the network, setting its whitening layer from 5,000 training images, the
+     optimizer and the data loaders, about half a second; counted from tuning round 10 on, left out
+     before),
      the training up to the epoch whose one-view evaluation reaches 78 % and that evaluation, or, when
      only the final evaluation with test-time augmentation reaches 78 %, all the training and that
      evaluation; not the one-view evaluations of earlier epochs, which only watch the run, nor loading

@@ -3,7 +3,7 @@
 The whole data set sits on the device as uint8; each batch is indexed out, converted to
 normalized floats, randomly translated (reflect padding, then a random crop) and flipped, all as
 batched tensor operations, and optionally made smaller (progressive resizing: cheap low-resolution
-epochs first), either resized or cropped to a random window of the image. A seeded
+epochs first): resized, or, instead of the translation, cropped to a random smaller window. A seeded
 ``torch.Generator`` makes every epoch reproducible.
 """
 

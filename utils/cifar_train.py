@@ -153,9 +153,10 @@ def cifar_config(preset: str | None = None, **overrides: object) -> TrainConfig:
 
 TRAIN_SLICE = 10_000  # training images evaluated clean at the end of a run
 WHITEN_IMAGES = 5_000  # training images whose patches set the whitening layer
-# Evaluation batches: on a 2-core CPU, 10,000 test images took 0.62 s in batches of 250 against 1.01 s
-# in batches of 1,000, whose first activations (46 MB in bf16) no longer fit in the cache
-# (benchmarks/cifar10_eval_batch.py; its output: benchmarks/results/eval_batch.log).
+# Evaluation batches: on a 2-core CPU, 10,000 random images (the test set's size) took 0.62 s in
+# batches of 500, 250 or 128 against 1.01 s in batches of 1,000, probably because those batches'
+# first activations (46 MB in bf16) exceed the cache (benchmarks/cifar10_eval_batch.py; its output:
+# benchmarks/results/eval_batch.log).
 EVAL_BATCH = 250
 RECIPE_VERSION = 2  # raise when a change to the training code makes old checkpoints another recipe's
 
@@ -325,7 +326,8 @@ def train_cifar10(
     (``norm/<name>``) and effective learning rate ``lr / ||w||^2`` (``eff_lr/<name>``, with the epoch's
     mean ``lr`` and the norm at its end). The first epoch's record also holds ``setup_seconds``: the
     time spent before it building the network, setting its whitening layer from the training
-    images (about half a second on a 2-core CPU), and the optimizer. After the last
+    images (about half a second on a 2-core CPU), the optimizer and the data loaders (not choosing
+    the ``n_train`` subset). After the last
     epoch, ``final_tta_accuracy`` adds the test-time augmentation of ``config.tta`` (its time:
     ``final_tta_seconds``), and ``final_train_clean_accuracy`` is the accuracy on a fixed random sample of
     up to 10,000 training images, one clean (not augmented) view in eval mode: with the last epoch's
