@@ -1,7 +1,7 @@
 """How long chapter 5's network takes to evaluate the 10,000 test images, by evaluation batch size.
 
 ``utils.cifar_train.EVAL_BATCH`` is one of the fastest sizes this measured on the 2-core CPU, where
-batches of 1,000 were much slower, probably because their first activations (1,000 x 24 x 31 x 31
+batches of 1,000 were much slower, possibly because their first activations (1,000 x 24 x 31 x 31
 values, 46 MB in bf16) exceed the 32 MiB cache. The images are random and the network untrained (the
 time depends on neither); each size is timed ``--repeats`` times, round robin, and the median is
 printed.

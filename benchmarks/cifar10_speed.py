@@ -20,7 +20,7 @@ images at its measured throughput (compute only, on random tensors, which favour
 Its throughput is timed in windows of ``--original-steps`` batches, one before the first seed and
 one after each seed, and the estimate uses their median: on the 2-core machine this was measured on,
 a single window's figure varied from 128 to 175 images/s between the stored runs, and the six windows
-of one run from 166 to 188, and interleaving the windows with the seeds lets a slow or fast spell of
+of one run from 165 to 187, and interleaving the windows with the seeds lets a slow or fast spell of
 the machine reach both recipes. (Until the sixth tuning round a single window was timed before the
 seeds; that round's first run timed it at 174.4 images/s, and its ratios fell short of the goal in two
 seeds of five, 247 and 248x. The windows were introduced after that run and are reported in the
@@ -47,7 +47,8 @@ The ratio is a CPU figure and depends on the CPU: both recipes are timed on the 
 how much a small network gains over a large one, and whether bf16 is native, differ between CPUs,
 and on a GPU a network this small cannot keep the device busy (use the ``gpu`` preset there).
 
-Usage: python benchmarks/cifar10_speed.py [--preset cpu] [--seeds 0 1 2] [--data PATH] [--epochs N] [--out results.json]
+Usage: python benchmarks/cifar10_speed.py [--preset cpu] [--seeds 0 1 2] [--data PATH] [--epochs N]
+       [--original-steps 32] [--sprint NAME] [--out results.json]
 """
 
 from __future__ import annotations

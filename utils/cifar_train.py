@@ -153,8 +153,8 @@ def cifar_config(preset: str | None = None, **overrides: object) -> TrainConfig:
 
 TRAIN_SLICE = 10_000  # training images evaluated clean at the end of a run
 WHITEN_IMAGES = 5_000  # training images whose patches set the whitening layer
-# Evaluation batches: on a 2-core CPU, 10,000 random images (the test set's size) took 0.62 s in
-# batches of 500, 250 or 128 against 1.01 s in batches of 1,000, probably because those batches'
+# Evaluation batches: on a 2-core CPU, 10,000 random images (the test set's size) took 0.74-0.76 s in
+# batches of 500, 250 or 128 against 1.15 s in batches of 1,000, possibly because those batches'
 # first activations (46 MB in bf16) exceed the cache (benchmarks/cifar10_eval_batch.py; its output:
 # benchmarks/results/eval_batch.log).
 EVAL_BATCH = 250
