@@ -273,3 +273,23 @@ def test_a_loader_rejects_a_bad_crop_size(bad):
     loader.crop_size = bad  # set between epochs, as a training loop does: refused when the epoch starts
     with pytest.raises(ValueError, match="crop size"):
         next(iter(loader))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_loader_crops_on_the_gpu_as_on_the_cpu():
+    images = _batch(32)
+    batches = {}
+    for device in ("cpu", "cuda"):
+        loader = DeviceLoader(images, torch.arange(32), 16, train=True, device=device, seed=4, crop_size=28)
+        batches[device] = [(x.cpu(), y.cpu()) for x, y in loader]
+        assert all(x.device.type == device and x.shape[-1] == 28 for x, _ in loader)
+    for (a, la), (b, lb) in zip(batches["cpu"], batches["cuda"], strict=True):
+        assert torch.equal(la, lb)  # the same draws: every random number comes from the CPU generator
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_random_crop_keeps_a_gpu_batch_on_the_gpu():
+    x = normalize(_batch(4)).cuda()
+    out = random_crop(x, 24, torch.Generator().manual_seed(0))
+    assert out.device.type == "cuda" and out.shape == (4, 3, 24, 24)
