@@ -131,9 +131,16 @@ CPU_SPRINT = "e2 w16-64-128 bf16 lr x2 frozen bias wd x2 tta1 blr32 warm10 on 42
 # The CPU sprint trains on as many images as it was tuned with: the tuning's split leaves 45,000,
 # of which a candidate may take fewer (its own n_train).
 TUNED_TRAIN_IMAGES = 45_000
+
+
+def _cpu_sprint(candidate: str) -> dict[str, object]:
+    """A tuning candidate's overrides, on as many training images as it was tuned with."""
+    return {"n_train": TUNED_TRAIN_IMAGES} | CANDIDATES[candidate]
+
+
 SPRINT_OVERRIDES: dict[str, dict[str, object]] = per_preset(
     smoke={"epochs": 1},
-    cpu={"n_train": TUNED_TRAIN_IMAGES} | CANDIDATES[CPU_SPRINT],
+    cpu=_cpu_sprint(CPU_SPRINT),
     gpu={"epochs": 2},
 )
 
@@ -164,7 +171,7 @@ def sprint_config(
     if candidate is not None:
         if candidate not in CANDIDATES or preset != "cpu":
             raise ValueError(f"--sprint takes a candidate of the cpu preset's tuning, {list(CANDIDATES)}")
-        overrides = {"n_train": TUNED_TRAIN_IMAGES} | CANDIDATES[candidate]
+        overrides = _cpu_sprint(candidate)
     if overrides.get("precision") == "bf16" and device is not None and not native_bf16(device):
         overrides["precision"] = "fp32"
     if epochs is not None:  # the last epoch is at full size: fewer low-resolution epochs if need be

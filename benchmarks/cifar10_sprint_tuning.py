@@ -167,11 +167,16 @@ def seconds_to_target(records: list[dict[str, float]], target: float = 0.78) -> 
     return None
 
 
+def _soonest(candidate: dict) -> tuple[bool, float]:
+    """Sort key: candidates that reached ``THRESHOLD`` in every seed first, then by their median time."""
+    return candidate["seconds_to_threshold"] is None, candidate["seconds_to_threshold"] or 0.0
+
+
 def choose(candidates: list[dict]) -> dict | None:
     """The candidate whose every seed reached ``THRESHOLD``, soonest by the median over its seeds
     (``seconds_to_threshold``, ``None`` if a seed fell short), or None if no candidate qualifies."""
-    good = [c for c in candidates if c["seconds_to_threshold"] is not None]
-    return min(good, key=lambda c: c["seconds_to_threshold"]) if good else None
+    best = min(candidates, key=_soonest, default=None)
+    return best if best is not None and best["seconds_to_threshold"] is not None else None
 
 
 def _run(split, name: str, seed: int) -> dict:
@@ -241,11 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
     width = max(len(r["name"]) for r in results["candidates"])
     print(f"\nover seeds {args.seeds}: lowest accuracy of a seed (its better evaluation), medians of the times")
     print(f"{'candidate':{width}s}  lowest    training   to {100 * THRESHOLD:.1f} %")
-    def soonest(r: dict) -> tuple[bool, float]:
-        return r["seconds_to_threshold"] is None, r["seconds_to_threshold"] or 0.0
-
-    order = sorted(results["candidates"], key=soonest)
-    for r in order:
+    for r in sorted(results["candidates"], key=_soonest):
         mark = "  <- chosen" if chosen is r else ""
         to = "    -" if r["seconds_to_threshold"] is None else f"{r['seconds_to_threshold']:5.1f} s"
         print(f"{r['name']:{width}s} {100 * r['lowest_accuracy']:6.2f} %  {r['training_seconds']:6.1f} s  {to}{mark}")
