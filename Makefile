@@ -14,7 +14,7 @@ export MPLCONFIGDIR := $(CURDIR)/$(VENV)/mplconfig
 
 CJK_FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
-.PHONY: help install browser-deps book test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute clean
+.PHONY: help install browser-deps book test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats clean
 
 help:
 	@echo "make book     install into .venv and build the HTML book in _build/html"
@@ -23,6 +23,7 @@ help:
 	@echo "make execute  re-run every chapter in place, refreshing its stored outputs"
 	@echo "              (NOTEBOOKS=chapters/02_weight_decay_scratch.ipynb for just one; the same"
 	@echo "              works for make notebooks and make notebooks-perturbed)"
+	@echo "make stats    print each chapter's reading load (visible words, code lines on the page)"
 	@echo "make clean    remove _build and caches (keeps .venv)"
 
 $(BIN)/python:
@@ -104,6 +105,10 @@ serial-checks: install
 
 execute: install
 	$(BIN)/python tools/execute_notebooks.py $(or $(NOTEBOOKS),chapters/*.ipynb)
+
+# Each chapter's reading load: visible prose words, code lines on the page, lines over 79 characters.
+stats:
+	python3 tools/chapter_stats.py $(NOTEBOOKS)
 
 clean:
 	rm -rf _build .nbval-perturbed .pytest_cache .ruff_cache

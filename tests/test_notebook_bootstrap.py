@@ -2,13 +2,23 @@
 
 import subprocess
 import sys
+import textwrap
 import types
 
 import pytest
 import yaml
 
 from utils import notebook
-from utils.notebook import BOOTSTRAP_CELL, CLONE_DIR, D2L_REQUIREMENT, REPOSITORY_URL, setup_notebook, show_source
+from utils.notebook import (
+    BOOTSTRAP_CELL,
+    CLONE_DIR,
+    D2L_REQUIREMENT,
+    REPOSITORY_URL,
+    glue,
+    lesson_source,
+    setup_notebook,
+    show_source,
+)
 
 
 @pytest.fixture
@@ -84,9 +94,7 @@ def test_repository_url_is_the_one_in_config(root):
     assert config["repository"]["url"] == REPOSITORY_URL
 
 
-def test_show_source_displays_the_objects_own_source_as_a_python_block(monkeypatch):
-    import inspect
-
+def test_show_source_displays_the_lesson_source_as_a_python_block(monkeypatch):
     import IPython.display
 
     shown = []
@@ -94,8 +102,56 @@ def test_show_source_displays_the_objects_own_source_as_a_python_block(monkeypat
     show_source(setup_notebook)
     assert len(shown) == 1
     markdown = shown[0].data
-    assert markdown == f"```python\n{inspect.getsource(setup_notebook).rstrip()}\n```"
+    assert markdown == f"```python\n{lesson_source(setup_notebook)}\n```"
     assert markdown.splitlines()[1].startswith("def setup_notebook(")
+
+
+def test_lesson_source_drops_decorators_and_the_raises_section():
+    from utils.linreg import make_regression_data
+
+    source = lesson_source(make_regression_data)  # decorated with @checked, documents Raises:
+    assert source.startswith("def make_regression_data(")
+    assert "@checked" not in source and "Raises" not in source and "ValueError" not in source
+    assert '"""Build the data with ``d2l.synthetic_data`` (noise sd 0.01) and ``d2l.load_array``."""' in source
+    assert source.rstrip().endswith("return RegressionData(train_X, train_y, test_X, test_y, loader, true_w, true_b)")
+
+
+def test_lesson_source_keeps_the_docstring_around_a_raises_section():
+    text = """\
+    @decorator(option=1)
+    def f(x):
+        \"\"\"Summary.
+
+        Raises:
+            ValueError: if x is bad,
+                which takes two lines.
+
+        Returns:
+            x
+        \"\"\"
+        return x
+    """
+    namespace: dict = {}
+    exec("def decorator(option):\n    return lambda func: func\n", namespace)
+    source = textwrap.dedent(text)
+    exec(source, namespace)
+    lines = notebook._without_raises_section(source.splitlines()[1:])
+    assert lines == ["def f(x):", '    """Summary.', "", "    Returns:", "        x", '    """', "    return x"]
+
+
+def test_glue_records_numbers_and_plain_text_without_display(monkeypatch):
+    import myst_nb
+
+    recorded = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: recorded.append((name, repr(value), display)))
+    glue("gain", 0.35)
+    glue("interval", "[0.31, 0.39]")
+    assert recorded == [("gain", "0.35", False), ("interval", "[0.31, 0.39]", False)]
+
+
+def test_glue_without_myst_nb_does_nothing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # what Colab has: no myst-nb
+    glue("gain", 0.35)
 
 
 def test_show_source_rejects_objects_without_source():
