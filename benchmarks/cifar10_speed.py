@@ -245,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
 
     preset = choose_preset(args.preset)
     device = get_device()
+    if device.type == "cuda":  # before anything is timed: fixed shapes, let cuDNN pick its fastest kernels
+        torch.backends.cudnn.benchmark = True
     config = cifar_config(preset)
     try:
         sprint = sprint_config(preset, args.epochs, device=device, candidate=args.sprint)
