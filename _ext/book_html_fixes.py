@@ -3,6 +3,11 @@
 sphinx-thebe adds its inline configuration script (``const THEBE_JS_URL = ...``) twice to every
 notebook page; the second copy redeclares a ``const`` and logs a console error in the browser.
 This extension drops exact duplicate scripts from each page's script list.
+
+The single-page build (``make pdf`` prints it) looks up node visitors under the builder's name,
+``singlehtml``, and falls back to the ``html`` ones only when no extension registered any visitor
+for ``singlehtml``. sphinx-exercise does, so myst-nb's hidden-cell node (registered for ``html``
+only) would have no visitor there and the build would stop; its ``html`` visitors are copied over.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> No
     context["script_files"] = unique
 
 
+def _html_visitors_for_singlehtml(app) -> None:
+    if app.builder.name != "singlehtml":
+        return
+    handlers = app.registry.translation_handlers
+    single = handlers.setdefault("singlehtml", {})
+    for node_name, visitors in handlers.get("html", {}).items():
+        single.setdefault(node_name, visitors)
+
+
 def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("builder-inited", _html_visitors_for_singlehtml)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
