@@ -14,10 +14,11 @@ export MPLCONFIGDIR := $(CURDIR)/$(VENV)/mplconfig
 
 CJK_FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
-.PHONY: help install browser-deps book test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats clean
+.PHONY: help install browser-deps book pdf test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats clean
 
 help:
 	@echo "make book     install into .venv and build the HTML book in _build/html"
+	@echo "make pdf      the whole book as one PDF in _build/pdf/book.pdf"
 	@echo "make test     install into .venv and run every test (lint, unit, notebooks under native and"
 	@echo "              perturbed numerics, build, browser)"
 	@echo "make execute  re-run every chapter in place, refreshing its stored outputs"
@@ -56,6 +57,12 @@ install: $(STAMP)
 book: install
 	$(JB) build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html/index.html"
+
+# The whole book as one PDF, offline, from the stored outputs (nothing runs): the single-page HTML
+# build printed by Debian's chromium (tools/book_pdf.py says why not Jupyter Book's pdfhtml builder).
+pdf: install browser-deps
+	$(JB) build . --builder singlehtml --warningiserror --nitpick --keep-going --quiet
+	$(BIN)/python tools/book_pdf.py --site _build/singlehtml --out _build/pdf/book.pdf
 
 lint: install
 	$(BIN)/ruff check .
