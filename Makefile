@@ -17,7 +17,7 @@ CJK_FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 .PHONY: help install browser-deps book pdf test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats clean
 
 help:
-	@echo "make book     install into .venv and build the HTML book in _build/html"
+	@echo "make book     install into .venv and build the HTML book in _build/html, with its PDF"
 	@echo "make pdf      the whole book as one PDF in _build/pdf/book.pdf"
 	@echo "make test     install into .venv and run every test (lint, unit, notebooks under native and"
 	@echo "              perturbed numerics, build, browser)"
@@ -54,15 +54,19 @@ browser-deps:
 
 install: $(STAMP)
 
+# Every page's download menu links the whole-book PDF, so the HTML book comes with it.
 book: install
 	$(JB) build . --warningiserror --nitpick --keep-going
-	@echo "The book is in _build/html/index.html"
+	$(MAKE) --no-print-directory pdf
+	@echo "The book is in _build/html/index.html, its PDF in _build/pdf/book.pdf"
 
 # The whole book as one PDF, offline, from the stored outputs (nothing runs): the single-page HTML
 # build printed by Debian's chromium (tools/book_pdf.py says why not Jupyter Book's pdfhtml builder).
+# A copy sits at the root of the HTML site, where every page's download menu links it.
 pdf: install browser-deps
 	$(JB) build . --builder singlehtml --warningiserror --nitpick --keep-going --quiet
 	$(BIN)/python tools/book_pdf.py --site _build/singlehtml --out _build/pdf/book.pdf
+	mkdir -p _build/html && cp _build/pdf/book.pdf _build/html/book.pdf
 
 lint: install
 	$(BIN)/ruff check .

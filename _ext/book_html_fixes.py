@@ -8,6 +8,10 @@ The single-page build (``make pdf`` prints it) looks up node visitors under the 
 ``singlehtml``, and falls back to the ``html`` ones only when no extension registered any visitor
 for ``singlehtml``. sphinx-exercise does, so myst-nb's hidden-cell node (registered for ``html``
 only) would have no visitor there and the build would stop; its ``html`` visitors are copied over.
+
+The header's download menu of every page gets an entry for the whole book as one PDF,
+``book.pdf`` at the root of the site: `make book` builds it (`make pdf`, tools/book_pdf.py) right
+after the HTML, and the browser test follows the link, so that it is never dead.
 """
 
 from __future__ import annotations
@@ -44,7 +48,28 @@ def _html_visitors_for_singlehtml(app) -> None:
         single.setdefault(node_name, visitors)
 
 
+def _add_book_pdf_to_download_menu(app, pagename, templatename, context, doctree) -> None:
+    if app.builder.name != "html":
+        return
+    for button in context.get("header_buttons", []):
+        if button.get("label") == "download-buttons":
+            button["buttons"].append(
+                {
+                    "type": "link",
+                    "url": context["pathto"](app.config.book_pdf, 1),
+                    "text": "Book (PDF)",
+                    "tooltip": "Download the whole book as one PDF",
+                    "icon": "fas fa-book",
+                    "label": "download-book-pdf-button",
+                }
+            )
+
+
 def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.connect("builder-inited", _html_visitors_for_singlehtml)
+    # A config value, so that its first appearance (or a new name) rewrites every page's header.
+    app.add_config_value("book_pdf", "book.pdf", "html")
+    # After sphinx-book-theme's add_header_buttons (priority 501), which builds the download menu.
+    app.connect("html-page-context", _add_book_pdf_to_download_menu, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -6,7 +6,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 import yaml
@@ -88,9 +88,12 @@ class _Links(HTMLParser):
 
 
 def _parse(url: str) -> _Links:
-    with urlopen(url, timeout=10) as response:
+    """The links and ids of an HTML page; of any other file (the book's PDF), only that it is there."""
+    html = urlparse(url).path.endswith(".html")
+    with urlopen(Request(url, method="GET" if html else "HEAD"), timeout=10) as response:
         parser = _Links()
-        parser.feed(response.read().decode("utf-8", "replace"))
+        if html:
+            parser.feed(response.read().decode("utf-8", "replace"))
         return parser
 
 
