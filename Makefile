@@ -97,7 +97,7 @@ build-check: install
 	$(JB) build . --warningiserror --nitpick --keep-going --quiet
 
 # Serves _build/html on 127.0.0.1 and checks every page in headless Chromium; screenshots land in
-# _build/screenshots/.
+# _build/screenshots/. Also checks the PDF (tests/browser/test_pdf.py): needs `make pdf` first.
 browser: install browser-deps
 	$(BIN)/python -m pytest tests/browser -q
 
@@ -107,11 +107,12 @@ test: install
 	$(MAKE) --no-print-directory -j2 --output-sync=target notebooks-perturbed serial-checks
 	$(MAKE) --no-print-directory notebooks
 
-# In this order: the browser test needs the book that build-check builds.
+# In this order: the browser test needs the book that build-check builds and the PDF it links.
 serial-checks: install
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory build-check
+	$(MAKE) --no-print-directory pdf
 	$(MAKE) --no-print-directory browser
 
 execute: install
