@@ -20,7 +20,7 @@ help:
 	@echo "make book     install into .venv and build the HTML book in _build/html, with its PDF"
 	@echo "make pdf      the whole book as one PDF in _build/pdf/book.pdf"
 	@echo "make test     install into .venv and run every test (lint, unit, notebooks under native and"
-	@echo "              perturbed numerics, build, browser)"
+	@echo "              perturbed numerics, build, PDF, browser)"
 	@echo "make execute  re-run every chapter in place, refreshing its stored outputs"
 	@echo "              (NOTEBOOKS=chapters/02_weight_decay_scratch.ipynb for just one; the same"
 	@echo "              works for make notebooks and make notebooks-perturbed)"

@@ -139,7 +139,15 @@ def print_book(site: Path, out: Path, block: list[str]) -> dict:
             page.set_viewport_size({"width": TEXT_WIDTH_PX, "height": 1400})
             overflowing = page.evaluate(OVERFLOWING_CODE)
             headings = page.evaluate(HEADINGS)
+            if refused:
+                sys.exit("requests outside the build were refused (the PDF must not need the network):\n"
+                         + "\n".join(sorted(set(refused))))
+            if report["broken"] and not block:
+                sys.exit(f"images that did not load: {report['broken']}")
+            if overflowing:
+                sys.exit("code wider than the page, cut off at its right edge:\n" + "\n".join(overflowing))
             out.parent.mkdir(parents=True, exist_ok=True)
+            # A tagged PDF (headings, paragraphs, figures marked up) is what Chromium needs for bookmarks.
             page.pdf(path=str(out), format=PAPER, margin=MARGINS, print_background=True,
                      display_header_footer=True, header_template="<span></span>", footer_template=FOOTER,
                      outline=True, tagged=True)
@@ -147,13 +155,6 @@ def print_book(site: Path, out: Path, block: list[str]) -> dict:
     finally:
         server.shutdown()
         server.server_close()
-    if refused:
-        sys.exit("requests outside the build were refused (the PDF must not need the network):\n"
-                 + "\n".join(sorted(set(refused))))
-    if report["broken"]:
-        sys.exit(f"images that did not load: {report['broken']}")
-    if overflowing:
-        sys.exit("code wider than the page, cut off at its right edge:\n" + "\n".join(overflowing))
     report["bookmarks"] = rename_bookmarks(out, headings)
     return report
 
