@@ -113,7 +113,7 @@ def test_paper_is_a4_or_letter_and_length_plausible(book):
 
 
 def test_every_page_of_the_book_is_there_in_order(book):
-    text = _squeeze(" ".join(book.prose))
+    text = _squeeze(" ".join(book.text))
     missing = [_page_title(p) for p in PAGES if _squeeze(_page_title(p)) not in text]
     assert not missing, f"titles not found in the PDF's text: {missing}"
     starts = [book.first_page(_page_title(p)) for p in PAGES[1:]]
