@@ -14,12 +14,13 @@ export MPLCONFIGDIR := $(CURDIR)/$(VENV)/mplconfig
 
 CJK_FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
-.PHONY: help install browser-deps book test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats clean
+.PHONY: help install browser-deps book pdf test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats clean
 
 help:
-	@echo "make book     install into .venv and build the HTML book in _build/html"
+	@echo "make book     install into .venv and build the HTML book in _build/html, with its PDF"
+	@echo "make pdf      the whole book as one PDF in _build/pdf/book.pdf"
 	@echo "make test     install into .venv and run every test (lint, unit, notebooks under native and"
-	@echo "              perturbed numerics, build, browser)"
+	@echo "              perturbed numerics, build, PDF, browser)"
 	@echo "make execute  re-run every chapter in place, refreshing its stored outputs"
 	@echo "              (NOTEBOOKS=chapters/02_weight_decay_scratch.ipynb for just one; the same"
 	@echo "              works for make notebooks and make notebooks-perturbed)"
@@ -53,9 +54,19 @@ browser-deps:
 
 install: $(STAMP)
 
+# Every page's download menu links the whole-book PDF, so the HTML book comes with it.
 book: install
 	$(JB) build . --warningiserror --nitpick --keep-going
-	@echo "The book is in _build/html/index.html"
+	$(MAKE) --no-print-directory pdf
+	@echo "The book is in _build/html/index.html, its PDF in _build/pdf/book.pdf"
+
+# The whole book as one PDF, offline, from the stored outputs (nothing runs): the single-page HTML
+# build printed by Debian's chromium (tools/book_pdf.py says why not Jupyter Book's pdfhtml builder).
+# A copy sits at the root of the HTML site, where every page's download menu links it.
+pdf: install browser-deps
+	$(JB) build . --builder singlehtml --warningiserror --nitpick --keep-going --quiet
+	$(BIN)/python tools/book_pdf.py --site _build/singlehtml --out _build/pdf/book.pdf
+	mkdir -p _build/html && cp _build/pdf/book.pdf _build/html/book.pdf
 
 lint: install
 	$(BIN)/ruff check .
@@ -86,7 +97,7 @@ build-check: install
 	$(JB) build . --warningiserror --nitpick --keep-going --quiet
 
 # Serves _build/html on 127.0.0.1 and checks every page in headless Chromium; screenshots land in
-# _build/screenshots/.
+# _build/screenshots/. Also checks the PDF (tests/browser/test_pdf.py): needs `make pdf` first.
 browser: install browser-deps
 	$(BIN)/python -m pytest tests/browser -q
 
@@ -96,11 +107,12 @@ test: install
 	$(MAKE) --no-print-directory -j2 --output-sync=target notebooks-perturbed serial-checks
 	$(MAKE) --no-print-directory notebooks
 
-# In this order: the browser test needs the book that build-check builds.
+# In this order: the browser test needs the book that build-check builds and the PDF it links.
 serial-checks: install
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory build-check
+	$(MAKE) --no-print-directory pdf
 	$(MAKE) --no-print-directory browser
 
 execute: install
