@@ -12,6 +12,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "chapters" / "05_cifar10_resnet.ipynb"
 
@@ -61,10 +63,11 @@ def _markdown() -> str:
     return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
 
 
-def _glued_names() -> set[str]:
+def _glued() -> dict[str, str]:
+    """The values the stored outputs glued, by name, as myst-nb reads them (their plain text)."""
     cells = json.loads(CHAPTER.read_text(encoding="utf-8"))["cells"]
     return {
-        output["metadata"]["scrapbook"]["name"]
+        output["metadata"]["scrapbook"]["name"]: "".join(output["data"]["application/papermill.record/text/plain"])
         for cell in cells
         if cell["cell_type"] == "code"
         for output in cell["outputs"]
@@ -94,5 +97,18 @@ def test_maths_holds_no_decimal_but_the_recipes_constants():
 def test_every_glue_role_names_a_value_that_a_stored_output_glued():
     used = set(re.findall(r"\{glue:\w+\}`(\w+)", _markdown()))
     assert used, "chapter 5 quotes no glued value"
-    missing = sorted(used - _glued_names())
+    missing = sorted(used - _glued().keys())
     assert not missing, f"the prose quotes glue names that no stored output holds: {missing}"
+
+
+def test_every_glued_phrase_shows_as_it_was_stored():
+    """myst-nb reads a glued value with ``ast.literal_eval`` before it shows it: a glued "5,000" would
+    show as "(5, 0)" and "[1.10, 1.70]" as "[1.1, 1.7]". A value quoted without a format must show
+    as stored; one quoted with a format must take it."""
+    variables = pytest.importorskip("myst_nb.core.variables")
+    assert variables.format_plain_text("5,000", "s") == "(5, 0)"  # the trap this test guards against
+    glued = _glued()
+    for name, spec in re.findall(r"\{glue:text\}`(\w+)(?::([^`]*))?`", _markdown()):
+        shown = variables.format_plain_text(glued[name], spec or "s")
+        if not spec:
+            assert shown == glued[name], f"{name}: stored {glued[name]!r}, the page would show {shown!r}"
