@@ -7,12 +7,10 @@ Measures
   2. this recipe's wall-clock time to reach the original's 78 % test accuracy (real training runs on
      CIFAR-10 with the sprint settings, one per seed, evaluated after every epoch; the time counts
      the set-up (building the network, setting its whitening layer from 5,000 training images, the
-     optimizer and the data loaders, about half a second; counted from tuning round 10 on, left out
-     before),
-     the training up to the epoch whose one-view evaluation reaches 78 % and that evaluation, or, when
-     only the final evaluation with test-time augmentation reaches 78 %, all the training and that
-     evaluation; not the one-view evaluations of earlier epochs, which only watch the run, nor loading
-     the data);
+     optimizer and the data loaders, about half a second), the training up to the epoch whose
+     one-view evaluation reaches 78 % and that evaluation, or, when only the final evaluation with
+     test-time augmentation reaches 78 %, all the training and that evaluation; not the one-view
+     evaluations of earlier epochs, which only watch the run, nor loading the data);
 and prints both with their ratio. The original's time to 78 % is *estimated* as 16 epochs of 50,000
 images at its measured throughput (compute only, on random tensors, which favours it): its log
 (seed 000) first reaches 78 % after its 16th epoch, the line "Epoch 15. ... Valid Acc: 0.784217"
@@ -21,10 +19,7 @@ Its throughput is timed in windows of ``--original-steps`` batches, one before t
 one after each seed, and the estimate uses their median: on the 2-core machine this was measured on,
 a single window's figure varied from 128 to 175 images/s between the stored runs, and the six windows
 of one run from 165 to 187, and interleaving the windows with the seeds lets a slow or fast spell of
-the machine reach both recipes. (Until the sixth tuning round a single window was timed before the
-seeds; that round's first run timed it at 174.4 images/s, and its ratios fell short of the goal in two
-seeds of five, 247 and 248x. The windows were introduced after that run and are reported in the
-output and results file.)
+the machine reach both recipes.
 
 The sprint settings are the same recipe (network family, optimizer, schedule, augmentation on the
 device, test-time augmentation) sized for a 78 % target rather than the chapter's. On the CPU they
@@ -35,7 +30,7 @@ seed, on a random subset of the 50,000 training images as large as the one they 
 that many images), and are measured on the test set. The test set has never
 chosen between candidates, but it has shaped the tuning: the first rule was written after one run of
 a hand-picked sprint had been seen on it (77.8 %), and later rounds changed the rule and the candidates
-after the earlier rounds' test-set speed-ups had been seen (the tuning script's docstring says how).
+after the earlier rounds' test-set speed-ups had been seen (their history is in git).
 
 Precision: the CPU sprint computes in bf16 autocast, as the recipe uses mixed precision on a GPU,
 when the CPU has native bf16 instructions (AVX512-BF16 or AMX; ``utils.reproducibility.native_bf16``);
