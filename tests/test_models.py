@@ -5,9 +5,15 @@ from utils.models import FastResNet, count_parameters, whitening_filters
 
 
 @pytest.mark.parametrize("widths", [(8, 16, 32), (16, 32, 64, 128)])
-def test_fast_resnet_output_shape(widths):
-    model = FastResNet(widths)
-    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+def test_fast_resnet_output_is_the_scaled_classifier_of_globally_max_pooled_features(widths):
+    torch.manual_seed(0)
+    model = FastResNet(widths).eval()
+    x = torch.randn(2, 3, 32, 32)
+    features = model.features(model.whiten(x))  # (2, widths[-1], H, W)
+    expected = model.classifier(features.flatten(2).max(dim=2).values) / 9  # the default logit scale, 1/9
+    out = model(x)
+    assert out.shape == (2, 10)
+    torch.testing.assert_close(out, expected)
 
 
 @pytest.mark.parametrize("widths", [(), (8, 0, 16), (8, 2.5), (8, True)])
