@@ -479,6 +479,45 @@ def test_whitening_and_clean_train_slice_sample_every_class_of_a_class_sorted_co
     assert len(seen["slice"]) == 100 and torch.bincount(seen["slice"], minlength=10).min() >= 4
 
 
+def test_the_whitening_is_fitted_to_the_normalized_training_images(tiny_data, monkeypatch):
+    """The images the network sees (normalized, not [0, 1] pixels), the fixed sample's first 5,000."""
+    from utils.augment import normalize
+    from utils.cifar_train import fixed_sample
+
+    class Fitted(Exception):
+        pass
+
+    def fitted(self, images):
+        raise Fitted(images)
+
+    monkeypatch.setattr(FastResNet, "whiten_from", fitted)
+    with pytest.raises(Fitted) as caught:
+        train_cifar10(tiny_data, TINY, verbose=False)
+    expected = normalize(tiny_data.train_images[fixed_sample(64, 10_000)])
+    assert torch.equal(caught.value.args[0], expected), "the whitening must see the images the network sees"
+
+
+def test_train_cifar10_trains_with_nesterov_momentum_the_configs_smoothing_and_the_runs_step_count(
+    tiny_data, monkeypatch
+):
+    import utils.cifar_train
+
+    calls = []
+    train_epoch = utils.cifar_train.train_epoch
+
+    def recording(model, loader, optimizer, scheduler, scaler, lookahead, total_steps, **kwargs):
+        groups = optimizer.param_groups
+        calls.append((total_steps, kwargs.get("label_smoothing", 0.0), kwargs.get("autocast_dtype")))
+        assert [(g["momentum"], g["nesterov"]) for g in groups] == [(0.6, True)] * 3, "Nesterov, config.momentum"
+        assert [g["weight_decay"] for g in groups] == [config.weight_decay, 0, 0]
+        return train_epoch(model, loader, optimizer, scheduler, scaler, lookahead, total_steps, **kwargs)
+
+    monkeypatch.setattr(utils.cifar_train, "train_epoch", recording)
+    config = dataclasses.replace(TINY, momentum=0.6, label_smoothing=0.3)
+    train_cifar10(tiny_data, config, verbose=False)
+    assert calls == [(2 * 64 // 16, 0.3, None)] * 2
+
+
 def test_fixed_sample_is_the_same_random_sample_for_every_run():
     from utils.cifar_train import fixed_sample
 

@@ -169,6 +169,23 @@ def test_cifar_mlp_run_normalises_both_splits_with_the_training_subsets_channel_
         torch.testing.assert_close(images.double(), (split.double() / 255 - mean) / std, atol=1e-5, rtol=1e-5)
 
 
+def test_cifar_mlp_run_follows_a_cosine_schedule_over_every_step_with_momentum(monkeypatch):
+    """The learning rate of each of the 2 x 3 steps, against lr (1 + cos(pi t / T)) / 2 with T = 6."""
+    rates = []
+    sgd_step = torch.optim.SGD.step
+
+    def recorded_step(self, *args, **kwargs):
+        rates.append((self.param_groups[0]["lr"], self.param_groups[0]["momentum"]))
+        return sgd_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", recorded_step)
+    config = CifarMLPConfig(n_train=60, n_test=40, hidden=8, epochs=2, batch_size=20, lr=0.05, seeds=1)
+    cifar_mlp_run(_fake_cifar(), 0.0, seed=0, config=config)
+    assert [momentum for _, momentum in rates] == [0.9] * 6
+    expected = [0.05 * (1 + math.cos(math.pi * t / 6)) / 2 for t in range(6)]
+    assert [lr for lr, _ in rates] == pytest.approx(expected, rel=1e-9)
+
+
 def test_cifar_mlp_is_flatten_then_linear_relu_dropout_twice_then_linear():
     torch.manual_seed(0)
     model = cifar_mlp(16, 0.3)

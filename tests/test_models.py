@@ -46,6 +46,20 @@ def test_whitening_layer_and_batch_norm_scales_are_frozen():
     assert count_parameters(model) == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def test_batch_norm_running_statistics_move_40_percent_toward_each_batch():
+    """airbench's momentum 0.4 (PyTorch's default is 0.1), and eps 1e-12."""
+    torch.manual_seed(0)
+    model = FastResNet((8, 16))
+    norm = model.features[3]  # after the first conv and pooling
+    seen = []
+    norm.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
+    model(torch.randn(6, 3, 32, 32))
+    batch = seen[0]
+    torch.testing.assert_close(norm.running_mean, 0.4 * batch.mean(dim=(0, 2, 3)))
+    torch.testing.assert_close(norm.running_var, 0.6 + 0.4 * batch.var(dim=(0, 2, 3)))
+    assert all(m.eps == 1e-12 for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
 def test_convolutions_start_as_identities_on_their_first_channels():
     model = FastResNet((8, 16))
     residual_conv = model.features[5].body[0]  # 8 -> 8 channels

@@ -74,13 +74,14 @@ def test_fit_matches_a_plain_training_loop_in_train_mode():
     assert history["train_loss"] == pytest.approx(expected_losses, rel=1e-6)
 
 
-def test_fit_prints_requested_lines(capsys):
+@pytest.mark.parametrize(("epochs", "printed"), [(4, ["2", "4"]), (5, ["2", "4", "5"])])
+def test_fit_prints_every_kth_epoch_and_the_last(capsys, epochs, printed):
     batches = _toy_regression()
     model = nn.Linear(3, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    fit(model, batches, nn.functional.mse_loss, opt, 4, eval_batches={"train": batches}, print_every=2)
+    fit(model, batches, nn.functional.mse_loss, opt, epochs, eval_batches={"train": batches}, print_every=2)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[1] for line in lines] == ["2", "4"]
+    assert [line.split()[1] for line in lines] == printed
 
 
 def test_fit_extra_metrics_are_recorded():
