@@ -30,11 +30,12 @@ def _models(n, p=0.0, hidden=8):
     return models
 
 
-def test_regression_mlp_has_the_experiment_shape():
-    model = regression_mlp()
+@pytest.mark.parametrize("p", [0.0, 0.2])
+def test_regression_mlp_has_the_experiment_shape(p):
+    model = regression_mlp(p=p)
     linears = [m for m in model if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(1, 200), (200, 200), (200, 200), (200, 1)]
-    assert sum(isinstance(m, ScratchDropout) for m in model) == 3
+    assert [m.p for m in model if isinstance(m, ScratchDropout)] == [p] * 3
     assert all(p.dtype == torch.float64 for p in model.parameters())
 
 
