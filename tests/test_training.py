@@ -130,8 +130,8 @@ def test_evaluate_equals_an_eval_mode_pass_over_all_examples_and_restores_the_mo
     torch.manual_seed(2)  # were dropout on, its masks would be these
     result = evaluate(model, batches, nn.functional.cross_entropy, accuracy=True)
 
-    assert result["loss"] == pytest.approx(expected_loss, rel=1e-6), "evaluate must run the model in eval mode"
-    assert result["accuracy"] == pytest.approx(expected_accuracy, abs=1e-12)
+    assert result["loss"] == pytest.approx(expected_loss, rel=1e-6), "not the eval-mode loss over all examples"
+    assert result["accuracy"] == pytest.approx(expected_accuracy, abs=1e-12), "not the eval-mode accuracy"
     assert model.training is start_in_training, "evaluate must restore the model's mode"
     for name, value in model.state_dict().items():
         assert torch.equal(value, buffers[name]), f"evaluate changed {name}"
