@@ -1,15 +1,16 @@
 """Run the book's mutants (:mod:`tools.mutants`) and print which ones the unit tests kill.
 
 Usage: ``python tools/run_mutants.py [--jobs N] [--only NAME ...] [--tests TEST ...] [--min-score S]``
-(``make mutants`` runs it with no option).
+(``make mutants`` runs it, with the options in ``MUTANTS_ARGS``).
 
-The repository's ``utils``, ``tests`` and ``pyproject.toml`` are copied to a temporary folder (one per
-job); the working tree is never written. The tests named by the mutants first run unmutated there and
-must pass. Then each mutant's snippet is put in, its tests run (``pytest -x``: the first failure kills
-it) and the file is put back. A mutant whose snippet is not found exactly once stops the run before
-anything is tested: the list has rotted. The score is the share of killed mutants among those not
-marked equivalent; the exit status is 1 when it falls below ``--min-score`` (0.95) or a mutant marked
-equivalent is killed (its mark is wrong), 2 when the list does not match the code.
+The repository's ``utils``, ``tests`` and ``pyproject.toml`` are copied to a temporary folder, one per
+job (2 by default, each pytest on one thread); the working tree is never written. The tests named by
+the mutants first run unmutated there and must pass. Then each mutant's snippet is put in, its tests
+run (``pytest -x``: the first failure kills it) and the file is put back. A mutant whose snippet is not
+found exactly once stops the run before anything is tested: the list has rotted. The score is the
+share of killed mutants among those not marked equivalent; the exit status is 1 when it falls below
+``--min-score`` (0.95) or a mutant marked equivalent is killed (its mark is wrong), 2 when the list
+does not match the code.
 """
 
 from __future__ import annotations
