@@ -14,7 +14,7 @@ export MPLCONFIGDIR := $(CURDIR)/$(VENV)/mplconfig
 
 CJK_FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
-.PHONY: help install browser-deps book pdf test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats clean
+.PHONY: help install browser-deps book pdf test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats mutants clean
 
 help:
 	@echo "make book     install into .venv and build the HTML book in _build/html, with its PDF"
@@ -25,6 +25,7 @@ help:
 	@echo "              (NOTEBOOKS=chapters/02_weight_decay_scratch.ipynb for just one; the same"
 	@echo "              works for make notebooks and make notebooks-perturbed)"
 	@echo "make stats    print each chapter's reading load (visible words, code lines on the page)"
+	@echo "make mutants  mutation testing (not in make test): each bug of tools/mutants.py against the unit tests"
 	@echo "make clean    remove _build and caches (keeps .venv)"
 
 $(BIN)/python:
@@ -121,6 +122,11 @@ execute: install
 # Each chapter's reading load: visible prose words, code lines on the page, lines over 79 characters.
 stats:
 	python3 tools/chapter_stats.py $(NOTEBOOKS)
+# Mutation testing, not part of `make test` (minutes): every realistic bug listed in tools/mutants.py is
+# put into a temporary copy of the repository and its unit tests are run; prints the score and the
+# survivors, and fails below 95 %. MUTANTS_ARGS passes options, e.g. "--jobs 1" or "--only NAME".
+mutants: install
+	$(BIN)/python tools/run_mutants.py $(MUTANTS_ARGS)
 
 clean:
 	rm -rf _build .nbval-perturbed .pytest_cache .ruff_cache

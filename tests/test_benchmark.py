@@ -151,14 +151,27 @@ def test_tuning_rejects_a_seed_given_twice(tuning):
         tuning.main(["--seeds", "1", "1"])
 
 
-def test_throughput_is_positive_and_trains(bench):
+def test_throughput_counts_the_timed_steps_only_and_trains(bench, monkeypatch):
+    """A fake clock that moves 0.5 s in every optimizer step: 2 timed steps of 4 images are 8 images/s,
+    whatever the untimed warm-up step took."""
+    import types
+
+    now = [0.0]
+    monkeypatch.setattr(bench, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(10))
     model(torch.zeros(1, 3, 8, 8))
     before = [p.detach().clone() for p in model.parameters()]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    value = bench.throughput(model, 4, 8, torch.device("cpu"), optimizer, steps=2, warmup=1)
-    assert value > 0
+    step = optimizer.step
+
+    def timed_step():
+        now[0] += 0.5
+        return step()
+
+    monkeypatch.setattr(optimizer, "step", timed_step)
+    assert bench.throughput(model, 4, 8, torch.device("cpu"), optimizer, steps=2, warmup=1) == 8.0
+    assert now[0] == 1.5  # the warm-up step ran too
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
@@ -252,12 +265,24 @@ def eval_batch():
     return _load_script("cifar10_eval_batch")
 
 
-def test_eval_batch_benchmark_times_every_size_including_the_one_in_use(eval_batch, capsys):
+def test_eval_batch_benchmark_times_every_size_including_the_one_in_use(eval_batch, capsys, monkeypatch):
+    import types
+
     from utils.cifar_train import EVAL_BATCH
 
-    medians = eval_batch.main(["--widths", "8", "8", "8", "--repeats", "1", "--images", "600"])
-    assert EVAL_BATCH in medians and set(medians) == set(eval_batch.SIZES)
-    assert all(seconds > 0 for seconds in medians.values())
+    now = [0.0]  # a fake clock: an evaluation takes one second per batch, two more in every third timing
+    timings = []
+
+    def evaluate(model, loader, *args, **kwargs):
+        timings.append(len(loader))
+        now[0] += len(loader) + (2 if len(timings) % 3 == 0 else 0)
+        return {"loss": 0.0, "accuracy": 0.0}
+
+    monkeypatch.setattr(eval_batch, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(eval_batch, "evaluate", evaluate)
+    medians = eval_batch.main(["--widths", "8", "8", "8", "--repeats", "3", "--images", "600"])
+    assert EVAL_BATCH == 250 and medians == {1000: 1, 500: 2, 250: 3, 128: 5}  # batches of 600 images each
+    assert timings == [5] + [1, 2, 3, 5] * 3  # a warm-up, then round robin
     assert "<- EVAL_BATCH" in capsys.readouterr().out
 
 
