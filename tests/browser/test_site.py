@@ -169,6 +169,8 @@ def test_figures_stay_legible_in_dark_mode(open_page, page_name):
         "() => getComputedStyle(document.body).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)"
     )
     assert max(page_grey) < 64, f"the page is not dark in dark mode: background rgb{tuple(page_grey)}"
+    # figures in collapsed cells and dropdowns are checked too: open them all
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
     figures = page.locator(".cell_output img")
     assert figures.count() == _png_outputs(page_name), "figures missing from the page"
     unreadable = []
