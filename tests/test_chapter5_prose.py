@@ -168,3 +168,10 @@ def test_every_glued_phrase_shows_as_it_was_stored():
             quoted = glued[name][:1] in "'\""  # a phrase utils.notebook.glue stored as a literal
             stored = ast.literal_eval(glued[name]) if quoted else glued[name]
             assert shown == stored, f"{name}: stored {glued[name]!r}, the page would show {shown!r}"
+
+
+def test_no_line_of_prose_starts_with_a_percent_sign():
+    """MyST reads a line that starts with ``%`` as a comment and drops it from the page: a reflowed
+    "49\n% of its gain" once lost half a sentence. (Indented code, such as the Colab snippet, is safe.)"""
+    dropped = re.findall(r"^ {0,3}%.*$", _markdown(), re.MULTILINE)
+    assert not dropped, f"these lines would vanish from the page: {dropped}"
