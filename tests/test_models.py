@@ -117,3 +117,11 @@ def test_without_residual_each_group_is_airbenchs_conv_pool_norm_gelu_conv_norm_
     h = gelu(norm1(pool(conv1(x))))
     torch.testing.assert_close(with_skip.features[1:6](x), h + expected)
     assert count_parameters(with_skip) == count_parameters(model)
+
+
+def test_the_source_chapter_5_displays_fits_the_page():
+    """Chapter 5 shows FastResNet's source (``show_source``); the book's page is 79 columns wide."""
+    from utils.notebook import lesson_source
+
+    wide = [line for line in lesson_source(FastResNet).splitlines() if len(line) > 79]
+    assert not wide, f"lines over 79 characters in the displayed source: {wide}"

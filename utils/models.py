@@ -72,21 +72,32 @@ class _Residual(nn.Module):
         return x + self.body(x) if self.skip else self.body(x)
 
 
-class FastResNet(nn.Module):
-    """A ResNet-9-style network for 32x32 images, after airbench (Jordan, 2024) and Page (2019).
+def _check_sizes(widths: tuple[int, ...], depth: int) -> None:
+    """Raise ``ValueError`` unless ``widths`` is a non-empty tuple of positive ints and ``depth`` a positive int."""
+    if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
+        raise ValueError(f"widths must be positive ints, got {widths!r}")
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth must be a positive int, got {depth!r}")
 
-    ``whiten``: a 2x2 convolution with 24 frozen filters set from the data by :meth:`whiten_from`
-    (only its bias learns); GELU. Then one group per width: a 3x3 conv, 2x2 max-pooling, batch
-    norm, GELU, and a residual block of ``depth`` conv-BN-GELU layers; then global max-pooling and a
-    linear classifier whose output is scaled by ``logit_scale`` (small logits train better with label
-    smoothing). ``residual=False`` drops the skip connections, which gives airbench94's own network
-    (Jordan, 2024, has none; Page's ResNet-9 has them). Every 3x3 conv starts as an identity on its
-    first channels (Dirac initialisation) and is followed by batch norm, so its weights are
-    scale-invariant (chapter 5); batch norm's own scale is frozen at 1, so a channel's output scale
-    is fixed by batch norm alone.
+
+class FastResNet(nn.Module):
+    """A ResNet-9-style network for 32x32 images, after airbench and Page.
+
+    ``whiten``: a 2x2 convolution with 24 frozen filters set from the data
+    by :meth:`whiten_from` (only its bias learns); GELU. Then one group per
+    width: a 3x3 conv, 2x2 max-pooling, batch norm, GELU, and a residual
+    block of ``depth`` conv-BN-GELU layers; then global max-pooling and a
+    linear classifier whose output is scaled by ``logit_scale`` (small
+    logits train better with label smoothing). ``residual=False`` drops the
+    skip connections: airbench94's own network (Jordan, 2024) has none,
+    Page's ResNet-9 has them. Every 3x3 conv starts as an identity on its
+    first channels (Dirac initialisation) and is followed by batch norm,
+    so its weights are scale-invariant (chapter 5); batch norm's own scale
+    is frozen at 1, so batch norm alone fixes a channel's output scale.
 
     Raises:
-        ValueError: if ``widths`` is empty or holds a non-positive width, or ``depth < 1``.
+        ValueError: if ``widths`` is empty or holds a non-positive width,
+            or ``depth < 1``.
     """
 
     def __init__(
@@ -98,18 +109,18 @@ class FastResNet(nn.Module):
         residual: bool = True,
     ):
         super().__init__()
-        if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
-            raise ValueError(f"widths must be positive ints, got {widths!r}")
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be a positive int, got {depth!r}")
+        _check_sizes(widths, depth)
         c_in = 2 * 3 * WHITEN_KERNEL**2
         self.whiten = nn.Conv2d(3, c_in, WHITEN_KERNEL, bias=True)
         self.whiten.weight.requires_grad_(False)
-        nn.init.zeros_(self.whiten.bias)  # it learns its offsets; a random start would shift the whitened patches
+        # Its bias learns the offsets; a random start would shift the
+        # whitened patches.
+        nn.init.zeros_(self.whiten.bias)
         layers: list[nn.Module] = [nn.GELU()]
         for width in widths:
             block = _Residual(width, depth, residual)
-            layers += [_conv(c_in, width), nn.MaxPool2d(2), _batch_norm(width), nn.GELU(), block]
+            layers += [_conv(c_in, width), nn.MaxPool2d(2),
+                       _batch_norm(width), nn.GELU(), block]
             c_in = width
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(c_in, num_classes, bias=False)
@@ -117,7 +128,10 @@ class FastResNet(nn.Module):
 
     @torch.no_grad()
     def whiten_from(self, images: torch.Tensor) -> None:
-        """Set the frozen first layer to whiten the patches of ``images`` (normalised training images)."""
+        """Set the frozen first layer to whiten the patches of ``images``.
+
+        ``images``: normalised training images.
+        """
         filters = whitening_filters(images, self.whiten.kernel_size[0])
         self.whiten.weight.copy_(filters.to(self.whiten.weight))
 
