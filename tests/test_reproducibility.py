@@ -49,6 +49,12 @@ def test_describe_device_cpu():
     assert describe_device(torch.device("cpu")).startswith("cpu (")
 
 
+@pytest.mark.parametrize(("threads", "shown"), [(1, "cpu (1 thread)"), (2, "cpu (2 threads)"), (8, "cpu (8 threads)")])
+def test_describe_device_counts_cpu_threads_in_the_singular_and_plural(monkeypatch, threads, shown):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    assert describe_device(torch.device("cpu")) == shown
+
+
 def test_native_bf16_follows_what_pytorch_detects_on_the_cpu(monkeypatch):
     cpu = torch.device("cpu")
     assert isinstance(native_bf16(cpu), bool)
