@@ -335,3 +335,36 @@ def test_the_speed_script_refuses_an_unknown_sprint_before_timing_anything(bench
     monkeypatch.setattr(bench, "throughput", lambda *a, **k: pytest.fail("timed before the arguments were checked"))
     with pytest.raises(SystemExit):
         bench.main(["--preset", "cpu", "--sprint", "no such candidate"])
+
+
+@pytest.fixture(scope="module")
+def profile_script():
+    return _load_script("cifar10_sprint_profile")
+
+
+@pytest.mark.parametrize(
+    ("operator", "group"),
+    [("aten::convolution_backward", "convolution, backward"), ("aten::mkldnn_convolution", "convolution, forward"),
+     ("aten::native_batch_norm_backward", "batch norm"), ("aten::_foreach_lerp_", "optimizer and Lookahead"),
+     ("aten::max_pool2d_with_indices", "pooling and activations"), ("aten::flip", "data: copies, flips, crops, casts"),
+     ("aten::sum", "other")],
+)
+def test_profile_groups_each_operator_once_by_its_name(profile_script, operator, group):
+    assert profile_script.group_of(operator) == group
+
+
+def test_profile_prints_phases_that_add_up_and_groups_of_operators(profile_script, tmp_path, monkeypatch, capsys):
+    make_batches(tmp_path / "cifar-10-batches-py", per_batch=1030, n_batches=2, n_test=1030)
+    accept_fake_copy(monkeypatch, per_class=(206, 103), batches=tmp_path / "cifar-10-batches-py")
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
+    assert profile_script.main(["--preset", "smoke", "--data", str(tmp_path), "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    shares = [float(line.split()[-2]) for line in out.split("phases of the run")[1].split("operators'")[0].splitlines()
+              if line.strip().endswith("%")]
+    assert shares and sum(shares) == pytest.approx(100, abs=0.5)
+    assert "convolution, backward" in out and out.count("  aten::") >= 3
+
+
+def test_profile_rejects_a_negative_top(profile_script):
+    with pytest.raises(SystemExit):
+        profile_script.main(["--top", "-1"])
