@@ -130,6 +130,7 @@ def test_tuning_runs_every_seed_on_a_validation_split_and_never_on_the_test_set(
     monkeypatch.setattr(tuning, "CANDIDATES", {"tiny": dict(epochs=1, widths=(4, 8, 8), batch_size=64, tta=0)})
     seen = []
     original = tuning.train_cifar10
+
     def recording(data, config, **kwargs):
         seen.append((data, config))
         return original(data, config, **kwargs)
@@ -182,8 +183,20 @@ def test_the_script_runs_end_to_end_on_generated_data(bench, tmp_path, monkeypat
     monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
     monkeypatch.setattr(
         "sys.argv",
-        ["cifar10_speed.py", "--preset", "smoke", "--data", str(tmp_path), "--original-steps", "1", "--seeds", "0", "1",
-         "--out", str(tmp_path / "speed.json")],
+        [
+            "cifar10_speed.py",
+            "--preset",
+            "smoke",
+            "--data",
+            str(tmp_path),
+            "--original-steps",
+            "1",
+            "--seeds",
+            "0",
+            "1",
+            "--out",
+            str(tmp_path / "speed.json"),
+        ],
     )
     assert bench.main() == 1
     out = capsys.readouterr().out
@@ -344,10 +357,15 @@ def profile_script():
 
 @pytest.mark.parametrize(
     ("operator", "group"),
-    [("aten::convolution_backward", "convolution, backward"), ("aten::mkldnn_convolution", "convolution, forward"),
-     ("aten::native_batch_norm_backward", "batch norm"), ("aten::_foreach_lerp_", "optimizer and Lookahead"),
-     ("aten::max_pool2d_with_indices", "pooling and activations"), ("aten::flip", "data: copies, flips, crops, casts"),
-     ("aten::sum", "other")],
+    [
+        ("aten::convolution_backward", "convolution, backward"),
+        ("aten::mkldnn_convolution", "convolution, forward"),
+        ("aten::native_batch_norm_backward", "batch norm"),
+        ("aten::_foreach_lerp_", "optimizer and Lookahead"),
+        ("aten::max_pool2d_with_indices", "pooling and activations"),
+        ("aten::flip", "data: copies, flips, crops, casts"),
+        ("aten::sum", "other"),
+    ],
 )
 def test_profile_groups_each_operator_once_by_its_name(profile_script, operator, group):
     assert profile_script.group_of(operator) == group
@@ -359,8 +377,11 @@ def test_profile_prints_phases_that_add_up_and_groups_of_operators(profile_scrip
     monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
     assert profile_script.main(["--preset", "smoke", "--data", str(tmp_path), "--top", "3"]) == 0
     out = capsys.readouterr().out
-    shares = [float(line.split()[-2]) for line in out.split("phases of the run")[1].split("operators'")[0].splitlines()
-              if line.strip().endswith("%")]
+    shares = [
+        float(line.split()[-2])
+        for line in out.split("phases of the run")[1].split("operators'")[0].splitlines()
+        if line.strip().endswith("%")
+    ]
     assert shares and sum(shares) == pytest.approx(100, abs=0.5)
     assert "convolution, backward" in out and out.count("  aten::") >= 3
 
