@@ -1,4 +1,4 @@
-"""utils.dropout_study: the stacked MLP trains each copy exactly as it would train alone."""
+"""utils.dropout_study: the regression MLP and the CIFAR-10 MLP runs of chapter 4."""
 
 import pytest
 import torch
@@ -8,24 +8,11 @@ from utils.cifar10 import CIFAR10
 from utils.dropout_study import (
     CIFAR_MLP_PRESETS,
     CifarMLPConfig,
-    MLPStack,
     cifar_mlp,
     cifar_mlp_run,
     regression_mlp,
-    train_stack,
 )
 from utils.regularization import ScratchDropout
-from utils.reproducibility import set_seed
-
-X = torch.linspace(-1, 1, 6, dtype=torch.float64).unsqueeze(1)
-
-
-def _models(n, p=0.0, hidden=8):
-    models = []
-    for seed in range(n):
-        set_seed(seed)
-        models.append(regression_mlp(hidden=hidden, p=p))
-    return models
 
 
 def test_regression_mlp_has_the_experiment_shape():
@@ -36,69 +23,7 @@ def test_regression_mlp_has_the_experiment_shape():
     assert all(p.dtype == torch.float64 for p in model.parameters())
 
 
-def test_stack_forward_equals_each_model_in_eval_mode():
-    models = _models(3, p=0.5)
-    stack = MLPStack(models).eval()
-    out = stack(X.expand(3, -1, -1))
-    for r, model in enumerate(models):
-        torch.testing.assert_close(out[r], model.eval()(X))
-
-
-def test_stack_draws_dropout_masks_only_in_training_mode():
-    stack = MLPStack(_models(2, p=0.5))
-    x = X.expand(2, -1, -1)
-    assert not torch.equal(stack.train()(x), stack(x))
-    torch.testing.assert_close(stack.eval()(x), stack(x))
-
-
-def test_train_stack_matches_training_each_copy_alone():
-    y = 1.5 * X + 0.1 * torch.randn(3, 6, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    stack = MLPStack(_models(3))
-    history = train_stack(stack, X, y, iterations=50, lr=0.05, momentum=0.9, record_every=10)
-    for r, model in enumerate(_models(3)):
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        for _ in range(50):
-            optimizer.zero_grad()
-            nn.functional.mse_loss(model(X), y[r]).backward()
-            optimizer.step()
-        linears = [m for m in model if isinstance(m, nn.Linear)]
-        for weight, bias, layer in zip(stack.weights, stack.biases, linears, strict=True):
-            torch.testing.assert_close(weight[r].T, layer.weight.detach())
-            torch.testing.assert_close(bias[r, 0], layer.bias.detach())
-    assert history.iterations == [10, 20, 30, 40, 50]
-    assert history.weight_norms.shape == history.grad_norms.shape == (5, 4, 3)
-    assert (history.grad_norms > 0).all()
-
-
-def test_train_stack_records_nothing_by_default():
-    history = train_stack(MLPStack(_models(2)), X, torch.zeros(2, 6, 1, dtype=torch.float64), iterations=2, lr=0.01)
-    assert history.iterations == [] and history.weight_norms.shape == (0, 4, 2)
-
-
-@pytest.mark.parametrize(
-    ("build", "message"),
-    [
-        (lambda: MLPStack([]), "empty"),
-        (lambda: MLPStack([nn.Sequential(nn.Linear(1, 2)), nn.Sequential(nn.ReLU())]), "differs"),
-        (lambda: MLPStack([nn.Sequential(nn.Linear(1, 2), nn.Tanh())]), "unsupported layer 1: Tanh"),
-    ],
-)
-def test_stack_rejects_what_it_cannot_stack(build, message):
-    with pytest.raises(ValueError, match=message):
-        build()
-
-
-def test_stack_and_trainer_reject_bad_shapes():
-    stack = MLPStack(_models(2))
-    with pytest.raises(ValueError, match=r"x must have shape \(2, N, features\)"):
-        stack(X)
-    with pytest.raises(ValueError, match="y must have shape"):
-        train_stack(stack, X, torch.zeros(3, 6, 1, dtype=torch.float64), iterations=1, lr=0.1)
-    with pytest.raises(ValueError, match="iterations"):
-        train_stack(stack, X, torch.zeros(2, 6, 1, dtype=torch.float64), iterations=0, lr=0.1)
-
-
-def _fake_cifar(n_train=60, n_test=40):
+def _fake_cifar(n_train=100, n_test=40):
     g = torch.Generator().manual_seed(0)
 
     def split(n):
@@ -112,24 +37,50 @@ def _fake_cifar(n_train=60, n_test=40):
 
 
 def test_cifar_mlp_run_learns_a_learnable_signal_and_reports_clean_accuracies():
-    config = CifarMLPConfig(n_train=60, n_test=40, hidden=32, epochs=10, batch_size=20, lr=0.05, seeds=1)
+    config = CifarMLPConfig(
+        n_train=60, n_test=40, hidden=32, epochs=10, batch_size=20, lr=0.05, seeds=1, val_per_class=2
+    )
     result = cifar_mlp_run(_fake_cifar(), 0.2, seed=0, config=config)
-    assert set(result) == {"train_accuracy", "test_accuracy", "gap", "seconds"}
-    assert result["test_accuracy"] > 0.8  # chance is 0.1
+    assert set(result) == {"train_accuracy", "val_accuracy", "test_accuracy", "gap", "seconds"}
+    assert result["test_accuracy"] > 0.8 and result["val_accuracy"] > 0.8  # chance is 0.1
     assert result["gap"] == pytest.approx(result["train_accuracy"] - result["test_accuracy"])
 
 
 def test_cifar_mlp_run_is_paired_by_seed():
-    config = CifarMLPConfig(n_train=60, n_test=40, hidden=16, epochs=2, batch_size=20, lr=0.05, seeds=1)
+    config = CifarMLPConfig(
+        n_train=60, n_test=40, hidden=16, epochs=2, batch_size=20, lr=0.05, seeds=1, val_per_class=2
+    )
     first, second = (cifar_mlp_run(_fake_cifar(), 0.0, seed=3, config=config) for _ in range(2))
-    assert first["train_accuracy"] == second["train_accuracy"] and first["test_accuracy"] == second["test_accuracy"]
+    assert {k: v for k, v in first.items() if k != "seconds"} == {k: v for k, v in second.items() if k != "seconds"}
 
 
-def test_cifar_presets_cover_every_preset_with_at_least_three_seeds():
+def test_cifar_mlp_run_keeps_the_validation_images_out_of_training(monkeypatch):
+    """The validation split is held out of the training images, and is the same for every seed."""
+    import utils.dropout_study as study
+
+    data = _fake_cifar()
+    seen = {}
+
+    def spy(model, images, labels, batch_size=1000):
+        seen.setdefault("splits", []).append(images.shape[0])
+        return 0.5
+
+    monkeypatch.setattr(study, "_accuracy", spy)
+    config = CifarMLPConfig(n_train=50, n_test=40, hidden=8, epochs=1, batch_size=25, lr=0.05, seeds=1, val_per_class=3)
+    cifar_mlp_run(data, 0.0, seed=1, config=config)
+    assert seen["splits"] == [50, 40, 30]  # training subset, test subset, 3 validation images per class
+    split = data.validation_split(3, seed=0)
+    held_out = {bytes(image.numpy()) for image in split.test_images}
+    kept = {bytes(image.numpy()) for image in split.subset(50, None, seed=1).train_images}
+    assert not held_out & kept
+
+
+def test_cifar_presets_cover_every_preset_with_enough_seeds():
     from utils.presets import PRESET_NAMES
 
     assert set(CIFAR_MLP_PRESETS) == set(PRESET_NAMES)
     assert all(config.seeds >= 3 for config in CIFAR_MLP_PRESETS.values())
+    assert CIFAR_MLP_PRESETS["cpu"].seeds >= 10 and CIFAR_MLP_PRESETS["gpu"].seeds >= 10  # the stored runs
     assert CIFAR_MLP_PRESETS["smoke"].epochs < CIFAR_MLP_PRESETS["cpu"].epochs
     assert cifar_mlp(16, 0.5)(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
