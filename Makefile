@@ -14,16 +14,18 @@ export MPLCONFIGDIR := $(CURDIR)/$(VENV)/mplconfig
 
 CJK_FONT_FILE := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
-.PHONY: help install browser-deps book test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats clean
+.PHONY: help install browser-deps book pdf test serial-checks lint unit notebooks notebooks-perturbed build-check browser execute stats mutants clean
 
 help:
-	@echo "make book     install into .venv and build the HTML book in _build/html"
+	@echo "make book     install into .venv and build the HTML book in _build/html, with its PDF"
+	@echo "make pdf      the whole book as one PDF in _build/pdf/book.pdf"
 	@echo "make test     install into .venv and run every test (lint, unit, notebooks under native and"
-	@echo "              perturbed numerics, build, browser)"
+	@echo "              perturbed numerics, build, PDF, browser)"
 	@echo "make execute  re-run every chapter in place, refreshing its stored outputs"
 	@echo "              (NOTEBOOKS=chapters/02_weight_decay_scratch.ipynb for just one; the same"
 	@echo "              works for make notebooks and make notebooks-perturbed)"
 	@echo "make stats    print each chapter's reading load (visible words, code lines on the page)"
+	@echo "make mutants  mutation testing (not in make test): each bug of tools/mutants.py against the unit tests"
 	@echo "make clean    remove _build and caches (keeps .venv)"
 
 $(BIN)/python:
@@ -53,9 +55,19 @@ browser-deps:
 
 install: $(STAMP)
 
+# Every page's download menu links the whole-book PDF, so the HTML book comes with it.
 book: install
 	$(JB) build . --warningiserror --nitpick --keep-going
-	@echo "The book is in _build/html/index.html"
+	$(MAKE) --no-print-directory pdf
+	@echo "The book is in _build/html/index.html, its PDF in _build/pdf/book.pdf"
+
+# The whole book as one PDF, offline, from the stored outputs (nothing runs): the single-page HTML
+# build printed by Debian's chromium (tools/book_pdf.py says why not Jupyter Book's pdfhtml builder).
+# A copy sits at the root of the HTML site, where every page's download menu links it.
+pdf: install browser-deps
+	$(JB) build . --builder singlehtml --warningiserror --nitpick --keep-going --quiet
+	$(BIN)/python tools/book_pdf.py --site _build/singlehtml --out _build/pdf/book.pdf
+	mkdir -p _build/html && cp _build/pdf/book.pdf _build/html/book.pdf
 
 lint: install
 	$(BIN)/ruff check .
@@ -86,7 +98,7 @@ build-check: install
 	$(JB) build . --warningiserror --nitpick --keep-going --quiet
 
 # Serves _build/html on 127.0.0.1 and checks every page in headless Chromium; screenshots land in
-# _build/screenshots/.
+# _build/screenshots/. Also checks the PDF (tests/browser/test_pdf.py): needs `make pdf` first.
 browser: install browser-deps
 	$(BIN)/python -m pytest tests/browser -q
 
@@ -96,11 +108,12 @@ test: install
 	$(MAKE) --no-print-directory -j2 --output-sync=target notebooks-perturbed serial-checks
 	$(MAKE) --no-print-directory notebooks
 
-# In this order: the browser test needs the book that build-check builds.
+# In this order: the browser test needs the book that build-check builds and the PDF it links.
 serial-checks: install
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory build-check
+	$(MAKE) --no-print-directory pdf
 	$(MAKE) --no-print-directory browser
 
 execute: install
@@ -109,6 +122,11 @@ execute: install
 # Each chapter's reading load: visible prose words, code lines on the page, lines over 79 characters.
 stats:
 	python3 tools/chapter_stats.py $(NOTEBOOKS)
+# Mutation testing, not part of `make test` (minutes): every realistic bug listed in tools/mutants.py is
+# put into a temporary copy of the repository and its unit tests are run; prints the score and the
+# survivors, and fails below 95 %. MUTANTS_ARGS passes options, e.g. "--jobs 1" or "--only NAME".
+mutants: install
+	$(BIN)/python tools/run_mutants.py $(MUTANTS_ARGS)
 
 clean:
 	rm -rf _build .nbval-perturbed .pytest_cache .ruff_cache

@@ -1,7 +1,16 @@
 import pytest
 import torch
 
-from utils.augment import DeviceLoader, normalize, random_crop, random_flip, random_translate, resize
+from utils.augment import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    DeviceLoader,
+    normalize,
+    random_crop,
+    random_flip,
+    random_translate,
+    resize,
+)
 
 
 def _batch(n=8, seed=0):
@@ -13,6 +22,22 @@ def test_normalize_gives_floats_with_the_given_statistics():
     out = normalize(images, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, torch.ones(2, 3, 4, 4))
+
+
+def test_normalize_uses_each_channels_cifar10_mean_and_std_by_default():
+    """Every pixel value of every channel against the formula (v / 255 - mean_c) / std_c, in float64."""
+    values = torch.tensor([0, 1, 37, 128, 200, 254, 255], dtype=torch.uint8)
+    images = values.view(1, 1, 1, -1).expand(2, 3, 4, -1).contiguous()
+    out = normalize(images)
+    for c, (mean, std) in enumerate(zip(CIFAR10_MEAN, CIFAR10_STD, strict=True)):
+        expected = ((values.double() / 255 - mean) / std).float()
+        torch.testing.assert_close(out[:, c], expected.expand(2, 4, -1), msg=f"channel {c}: not (v/255 - mean) / std")
+
+
+def test_the_cifar10_constants_are_the_training_sets_channel_statistics():
+    """Published per-channel mean and std of the 50,000 training images (pixels scaled to [0, 1])."""
+    assert CIFAR10_MEAN == pytest.approx((0.4914, 0.4822, 0.4465), abs=5e-4)
+    assert CIFAR10_STD == pytest.approx((0.2470, 0.2435, 0.2616), abs=5e-4)
 
 
 def test_normalize_leaves_a_float_input_unchanged():
@@ -27,17 +52,37 @@ def test_normalize_bad_input(images, error):
         normalize(images)
 
 
-def test_translate_keeps_shape_and_is_a_shifted_copy():
-    x = normalize(_batch())
-    out = random_translate(x, 2, torch.Generator().manual_seed(0))
+def _offsets(out: torch.Tensor, images: torch.Tensor, max_shift: int, *, mirrored: bool = False) -> list[tuple]:
+    """The (dy, dx) in [-max_shift, max_shift] of the reflect-padded window that each output image is
+    (with ``mirrored``, a ``(dy, dx, flipped)`` triple). Fails unless exactly one window fits each image."""
+    h, w = images.shape[-2:]
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4, mode="reflect")
+    candidates = [(dy, dx, flip) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)
+                  for flip in ((False, True) if mirrored else (False,))]  # fmt: skip
+
+    def window(dy: int, dx: int, flip: bool) -> torch.Tensor:
+        view = padded[..., dy + max_shift : dy + max_shift + h, dx + max_shift : dx + max_shift + w]
+        return view.flip(-1) if flip else view
+
+    fits = torch.stack([(out == window(*c)).all(dim=(1, 2, 3)) for c in candidates], dim=1)  # (images, candidates)
+    counts = fits.sum(dim=1)
+    assert (counts == 1).all(), f"images {(counts != 1).nonzero().flatten().tolist()} are not one shifted copy each"
+    return [candidates[j] if mirrored else candidates[j][:2] for j in fits.int().argmax(dim=1).tolist()]
+
+
+def _small_batch(n: int, size: int = 8, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g)
+
+
+@pytest.mark.parametrize("max_shift", [1, 2])
+def test_translate_shifts_by_every_offset_in_range_and_only_those(max_shift):
+    x = normalize(_small_batch(300))
+    out = random_translate(x, max_shift, torch.Generator().manual_seed(0))
     assert out.shape == x.shape
-    # every output image equals its input shifted by some (dy, dx) in [-2, 2] (checked on the interior)
-    for i in range(len(x)):
-        interior = out[i, :, 2:-2, 2:-2]
-        padded = torch.nn.functional.pad(x[i : i + 1], (2,) * 4, mode="reflect")[0]
-        assert any(
-            torch.equal(interior, padded[:, dy + 2 : dy + 30, dx + 2 : dx + 30]) for dy in range(5) for dx in range(5)
-        )
+    reached = set(_offsets(out, x, max_shift))
+    expected = {(dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)}
+    assert reached == expected, f"offsets never drawn: {sorted(expected - reached)}"
 
 
 def test_translate_by_zero_is_the_identity():
@@ -83,6 +128,25 @@ def test_loader_lengths_shapes_and_order():
     batches = list(train)
     assert [tuple(x.shape) for x, _ in batches] == [(4, 3, 32, 32)] * 2
     assert torch.cat([y for _, y in test]).tolist() == list(range(10))  # evaluation keeps the order
+
+
+def test_loader_translates_by_every_offset_in_range_and_mirrors_after():
+    images = _small_batch(300)
+    loader = DeviceLoader(images, torch.arange(300), 300, train=True, max_shift=2, seed=0)
+    x, y = next(iter(loader))
+    found = _offsets(x, normalize(images)[y], 2, mirrored=True)
+    reached = {(dy, dx) for dy, dx, _ in found}
+    assert reached == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}, "not every shift of +-2 is drawn"
+    assert 0 < sum(flip for *_, flip in found) < 300
+
+
+def test_evaluation_batches_are_the_normalized_images_in_order_with_a_partial_last_batch():
+    images = _small_batch(10)
+    batches = list(DeviceLoader(images, torch.arange(10), 4, train=False, max_shift=2))
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    x = torch.cat([x for x, _ in batches])
+    mean, std = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1), torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+    torch.testing.assert_close(x, (images.float() / 255 - mean) / std)  # neither shifted nor flipped
 
 
 def test_loader_state_dict_resumes_the_same_batches():

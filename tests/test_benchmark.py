@@ -151,14 +151,27 @@ def test_tuning_rejects_a_seed_given_twice(tuning):
         tuning.main(["--seeds", "1", "1"])
 
 
-def test_throughput_is_positive_and_trains(bench):
+def test_throughput_counts_the_timed_steps_only_and_trains(bench, monkeypatch):
+    """A fake clock that moves 0.5 s in every optimizer step: 2 timed steps of 4 images are 8 images/s,
+    whatever the untimed warm-up step took."""
+    import types
+
+    now = [0.0]
+    monkeypatch.setattr(bench, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(10))
     model(torch.zeros(1, 3, 8, 8))
     before = [p.detach().clone() for p in model.parameters()]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    value = bench.throughput(model, 4, 8, torch.device("cpu"), optimizer, steps=2, warmup=1)
-    assert value > 0
+    step = optimizer.step
+
+    def timed_step():
+        now[0] += 0.5
+        return step()
+
+    monkeypatch.setattr(optimizer, "step", timed_step)
+    assert bench.throughput(model, 4, 8, torch.device("cpu"), optimizer, steps=2, warmup=1) == 8.0
+    assert now[0] == 1.5  # the warm-up step ran too
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
@@ -175,15 +188,18 @@ def test_the_script_runs_end_to_end_on_generated_data(bench, tmp_path, monkeypat
     assert bench.main() == 1
     out = capsys.readouterr().out
     results = json.loads((tmp_path / "speed.json").read_text())
-    assert [run["seed"] for run in results["seeds"]] == [0, 1] and results["original_images_per_second"] > 0
-    windows = results["original_images_per_second_windows"]  # one before the seeds, one after each
-    assert len(windows) == 3 and results["original_images_per_second"] == sorted(windows)[1]
-    assert results["original_seconds_to_78"] == pytest.approx(16 * 50_000 / sorted(windows)[1])
-    assert all(run["seconds_to_78"] is None and run["speed_up"] is None for run in results["seeds"])
-    assert "preset: smoke" in out and out.count("x the original") == 2
-    assert "original recipe: " in out and "the median of 3 windows" in out and "did not reach 78%" in out
-    assert "seed 0: final test accuracy" in out and "seed 1: final test accuracy" in out
-    assert "no speed-up claimed" in out
+    assert results["precision_policy"] == "fp32" and list(results["original"]) == ["fp32"]  # smoke runs in fp32
+    assert results["cpu"]["model"] and "native_bf16" in results["cpu"]
+    original = results["original"]["fp32"]
+    windows = original["windows_images_per_second"]  # one before the seeds, one after each
+    assert len(windows) == 3 and original["images_per_second"] == sorted(windows)[1]
+    assert original["seconds_to_78"] == pytest.approx(16 * 50_000 / sorted(windows)[1])
+    assert set(original["format_probe_images_per_second"]) == {"contiguous", "channels_last"}
+    assert [run["seed"] for run in results["seeds"]] == [0, 1]
+    assert all(run["fp32"]["seconds_to_78"] is None and run["speed_up"] is None for run in results["seeds"])
+    assert results["original_gpu_seconds_to_78"] == 436  # the log's 16 epoch times, 26-28 s each
+    assert "precision policy: fp32" in out and "the faster of" in out and "operations per training image" in out
+    assert "did not reach 78%" in out and "no speed-up claimed" in out
 
 
 def test_the_original_tutorials_resnet_takes_96_pixel_images(bench):
@@ -231,20 +247,45 @@ def test_runs_script_rejects_overrides_before_reading_data(runs, args, monkeypat
         runs.main(["--preset", "smoke", *args])
 
 
-def test_the_speed_up_uses_the_median_window_of_the_original(bench, tmp_path, monkeypatch, capsys):
+def test_the_speed_up_uses_the_median_window_in_the_faster_memory_format(bench, tmp_path, monkeypatch, capsys):
     make_batches(tmp_path / "cifar-10-batches-py", per_batch=1030, n_batches=2, n_test=1030)
     accept_fake_copy(monkeypatch, per_class=(206, 103), batches=tmp_path / "cifar-10-batches-py")
     monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
-    figures = iter([1000.0, 1000.0, 100.0, 300.0, 200.0])  # two recipe throughputs, then the original's windows
-    monkeypatch.setattr(bench, "throughput", lambda *args, **kwargs: next(figures))
+    # the sprint network's throughput; the original's two format probes; then its windows
+    figures = iter([1000.0, 50.0, 60.0, 100.0, 300.0, 200.0])
+    formats = []
+
+    def fake_throughput(*args, channels_last=False, **kwargs):
+        formats.append(channels_last)
+        return next(figures)
+
+    monkeypatch.setattr(bench, "throughput", fake_throughput)
     monkeypatch.setattr(bench, "seconds_to_target", lambda records, target: 10.0)
     argv = ["--preset", "smoke", "--data", str(tmp_path), "--seeds", "0", "1", "--out", str(tmp_path / "s.json")]
     assert bench.main(argv) == 0
     results = json.loads((tmp_path / "s.json").read_text())
-    assert results["original_images_per_second_windows"] == [100.0, 300.0, 200.0]
-    assert results["original_seconds_to_78"] == 16 * 50_000 / 200.0  # the median window, not the first
+    original = results["original"]["fp32"]
+    assert original["format_probe_images_per_second"] == {"contiguous": 50.0, "channels_last": 60.0}
+    assert formats[3:] == [True, True, True]  # every window in the faster format
+    assert original["windows_images_per_second"] == [100.0, 300.0, 200.0]
+    assert original["seconds_to_78"] == 16 * 50_000 / 200.0  # the median window, not the first
     assert [run["speed_up"] for run in results["seeds"]] == [400.0, 400.0]
     assert "lowest 400x, highest 400x (goal 250x for every seed: met)" in capsys.readouterr().out
+
+
+def test_flops_are_counted_from_the_networks_and_only_up_to_the_target(bench):
+    from utils.models import FastResNet
+
+    original = bench.training_flops_per_image(bench.TutorialResNet(), 96)
+    small = bench.training_flops_per_image(FastResNet((16, 64, 128)), 32)
+    view = bench.forward_flops_per_image(FastResNet((16, 64, 128)), 32)
+    assert 1.5e9 < original < 2.0e9 and 5e7 < small < 1e8  # about 1.8 GFLOP and 77 MFLOP per image
+    assert 2.5 < small / view < 3.5  # backward costs about twice the forward
+    records = [{"test_accuracy": 0.70}, {"test_accuracy": 0.79}, {"test_accuracy": 0.81}]
+    assert bench.sprint_flops_to_target(records, 1000, 3.0, 1.0, tta=1) == 2 * 1000 * 3.0 + 10_000 * 1.0
+    tta_only = [{"test_accuracy": 0.70}, {"test_accuracy": 0.77, "final_tta_accuracy": 0.785}]
+    assert bench.sprint_flops_to_target(tta_only, 1000, 3.0, 1.0, tta=2) == 2 * 1000 * 3.0 + 10_000 * 6
+    assert bench.sprint_flops_to_target(records[:1], 1000, 3.0, 1.0, tta=1) is None
 
 
 @pytest.fixture(scope="module")
@@ -252,12 +293,24 @@ def eval_batch():
     return _load_script("cifar10_eval_batch")
 
 
-def test_eval_batch_benchmark_times_every_size_including_the_one_in_use(eval_batch, capsys):
+def test_eval_batch_benchmark_times_every_size_including_the_one_in_use(eval_batch, capsys, monkeypatch):
+    import types
+
     from utils.cifar_train import EVAL_BATCH
 
-    medians = eval_batch.main(["--widths", "8", "8", "8", "--repeats", "1", "--images", "600"])
-    assert EVAL_BATCH in medians and set(medians) == set(eval_batch.SIZES)
-    assert all(seconds > 0 for seconds in medians.values())
+    now = [0.0]  # a fake clock: an evaluation takes one second per batch, two more in every third timing
+    timings = []
+
+    def evaluate(model, loader, *args, **kwargs):
+        timings.append(len(loader))
+        now[0] += len(loader) + (2 if len(timings) % 3 == 0 else 0)
+        return {"loss": 0.0, "accuracy": 0.0}
+
+    monkeypatch.setattr(eval_batch, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(eval_batch, "evaluate", evaluate)
+    medians = eval_batch.main(["--widths", "8", "8", "8", "--repeats", "3", "--images", "600"])
+    assert EVAL_BATCH == 250 and medians == {1000: 1, 500: 2, 250: 3, 128: 5}  # batches of 600 images each
+    assert timings == [5] + [1, 2, 3, 5] * 3  # a warm-up, then round robin
     assert "<- EVAL_BATCH" in capsys.readouterr().out
 
 

@@ -10,6 +10,7 @@ from utils.augment import DeviceLoader
 from utils.cifar10 import CIFAR10
 from utils.cifar_train import CIFAR_PRESETS, TrainConfig, amp_dtype, cifar_config, precision_dtype, train_cifar10
 from utils.models import FastResNet
+from utils.training import evaluate
 
 TINY = TrainConfig(epochs=2, batch_size=16, lr=0.05, widths=(4, 8, 8), seed=0)
 
@@ -75,23 +76,65 @@ def test_a_bf16_run_on_the_cpu_trains_under_autocast_and_is_checkpointed_as_such
         _, history = train_cifar10(tiny_data, model_config, checkpoint=tmp_path / "run.pt", verbose=False)
     finally:
         hook.remove()
-    assert torch.bfloat16 in seen and 0 <= history["final_tta_accuracy"][0] <= 1
+    assert torch.bfloat16 in seen and history["epoch"] == [1]
     state = torch.load(tmp_path / "run.pt", weights_only=True)
     assert state["precision"] == "torch.bfloat16"
 
 
-def test_history_has_curves_norms_and_final_tta(tiny_data, capsys):
-    _, history = train_cifar10(tiny_data, TINY, device=torch.device("cpu"), label="tiny ")
-    assert history["epoch"] == [1, 2]
-    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds"):
-        assert len(history[key]) == 2
-    norms = [k for k in history.keys() if k.startswith("norm/")]
-    assert norms and all(f"eff_lr/{k[5:]}" in history.keys() for k in norms)
-    assert 0 <= history.records[-1]["final_tta_accuracy"] <= 1 and history.records[-1]["final_tta_seconds"] > 0
-    assert all(record["test_seconds"] > 0 for record in history.records)  # each one-view evaluation is timed
-    assert history["setup_seconds"] == [history.records[0]["setup_seconds"]] and history["setup_seconds"][0] > 0
-    assert 0 <= history.records[-1]["final_train_clean_accuracy"] <= 1
-    assert capsys.readouterr().out.count("tiny epoch") == 2
+def test_history_records_every_epoch_and_the_returned_models_final_numbers(tiny_data, capsys):
+    """One record an epoch, one printed line an epoch; the last record's accuracies, learning rates,
+    norms and effective learning rates recomputed from the returned model."""
+    from utils.cifar_train import EVAL_BATCH, lr_factor
+
+    model, history = train_cifar10(tiny_data, TINY, device=torch.device("cpu"), label="tiny ")
+    assert history["epoch"] == [1, 2] and capsys.readouterr().out.count("tiny epoch") == 2
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds", "test_seconds"):
+        assert len(history[key]) == 2, key
+    assert len(history["setup_seconds"]) == 1 and "setup_seconds" in history.records[0]
+    last = history.records[-1]
+    test = DeviceLoader(tiny_data.test_images, tiny_data.test_labels, EVAL_BATCH, train=False, channels_last=True)
+    loss = torch.nn.functional.cross_entropy
+    assert TINY.tta == 2 and last["final_tta_accuracy"] == evaluate(model, test, loss, accuracy=True, tta=2)["accuracy"]
+    one_view = evaluate(model, test, loss, accuracy=True)
+    assert (last["test_accuracy"], last["test_loss"]) == (one_view["accuracy"], one_view["loss"])
+    steps = len(tiny_data.train_labels) // TINY.batch_size  # per epoch
+    factors = [lr_factor(t, 2 * steps, TINY.warmup_fraction, TINY.lr_start, TINY.lr_end) for t in range(2 * steps + 1)]
+    assert history["lr"] == pytest.approx([TINY.lr * factors[steps], TINY.lr * factors[2 * steps]])
+    mean_lr = TINY.lr * sum(factors[steps : 2 * steps]) / steps  # the second epoch's steps
+    convs = {name: p for name, p in model.named_parameters() if p.ndim == 4 and p.requires_grad}
+    assert {k[len("norm/") :] for k in last if k.startswith("norm/")} == set(convs)
+    for name, weight in convs.items():
+        norm = float(weight.detach().norm())
+        assert last[f"norm/{name}"] == pytest.approx(norm, rel=1e-6), name
+        assert last[f"eff_lr/{name}"] == pytest.approx(mean_lr / norm**2, rel=1e-6), name
+
+
+def test_each_timer_covers_exactly_its_own_work(tiny_data, monkeypatch):
+    """A fake clock that moves only inside the timed work: setup 1 s (the whitening), an epoch's
+    training 10 s, a one-view evaluation 100 s, a TTA evaluation 1000 s."""
+    import types
+
+    import utils.cifar_train
+
+    now = [0.0]
+    monkeypatch.setattr(utils.cifar_train, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+
+    def costing(function, seconds):
+        def timed(*args, **kwargs):
+            now[0] += seconds(kwargs)
+            return function(*args, **kwargs)
+
+        return timed
+
+    monkeypatch.setattr(FastResNet, "whiten_from", costing(FastResNet.whiten_from, lambda kw: 1))
+    monkeypatch.setattr(utils.cifar_train, "train_epoch", costing(utils.cifar_train.train_epoch, lambda kw: 10))
+    monkeypatch.setattr(
+        utils.cifar_train, "evaluate", costing(evaluate, lambda kw: 1000 if kw.get("tta", 0) else 100)
+    )
+    _, history = train_cifar10(tiny_data, TINY, verbose=False)
+    assert history["setup_seconds"] == [1]
+    assert history["seconds"] == [10, 10] and history["test_seconds"] == [100, 100]
+    assert history["final_tta_seconds"] == [1000]
 
 
 def test_low_resolution_epochs_train_then_switch_to_full_size(tiny_data, monkeypatch):
@@ -144,7 +187,7 @@ def test_weight_decay_shrinks_conv_weights(tiny_data):
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, capsys):
-    config = dataclasses.replace(TINY, epochs=3)
+    config = dataclasses.replace(TINY, epochs=3, batch_size=8)  # 8 steps an epoch: interrupted after an average
     straight, straight_history = train_cifar10(tiny_data, config, verbose=False)
 
     checkpoint = tmp_path / "run.pt"
@@ -162,6 +205,12 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, capsys
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{name} differs after resuming")
     assert straight_history["test_loss"] == resumed_history["test_loss"]
+    per_epoch = len(tiny_data.train_labels) // config.batch_size
+    assert per_epoch > 5 and (config.epochs * per_epoch) % 5 != 0  # a saved average; a run ending off period
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved["epoch"] == 3
+    for name, slow in saved["lookahead"].items():  # the last step, off Lookahead's period, averaged too
+        assert torch.equal(resumed.state_dict()[name], slow), f"{name}: the run does not end on the average"
 
 
 def test_checkpoint_of_another_config_is_not_resumed(tiny_data, tmp_path, capsys):
@@ -171,9 +220,19 @@ def test_checkpoint_of_another_config_is_not_resumed(tiny_data, tmp_path, capsys
     assert "resumed" not in capsys.readouterr().out and history["epoch"] == [1, 2]
 
 
-def test_tensorboard_logs_are_written(tiny_data, tmp_path):
-    train_cifar10(tiny_data, dataclasses.replace(TINY, epochs=1), log_dir=tmp_path / "tb", verbose=False)
-    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+def test_tensorboard_logs_hold_the_history_and_every_conv_weights_histogram(tiny_data, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model, history = train_cifar10(tiny_data, TINY, log_dir=tmp_path / "tb", verbose=False)
+    events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0, "histograms": 0}).Reload()
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr"):
+        logged = events.Scalars(key)
+        assert [e.step for e in logged] == [1, 2], key
+        assert [e.value for e in logged] == pytest.approx(history[key], rel=1e-6), key
+    convs = [name for name, p in model.named_parameters() if p.ndim == 4 and p.requires_grad]
+    assert sorted(events.Tags()["histograms"]) == sorted(f"weights/{name}" for name in convs)
+    last = events.Histograms(f"weights/{convs[0]}")[-1]
+    assert last.step == 2 and last.histogram_value.num == dict(model.named_parameters())[convs[0]].numel()
 
 
 def _count_host_reads(monkeypatch):
@@ -210,8 +269,6 @@ class _MirrorSensitive(torch.nn.Module):
 
 
 def test_tta_averages_low_precision_logits_in_float32():
-    from utils.training import evaluate
-
     images = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
     images[..., 0] = 255  # the left column is bright, so the mirror image's right column is
     loader = DeviceLoader(images, torch.ones(4, dtype=torch.long), 1000, train=False)
@@ -255,33 +312,73 @@ def test_cuda_run_resumes_from_its_checkpoint(tiny_data, tmp_path, monkeypatch, 
             torch.testing.assert_close(a, b, rtol=0.05, atol=0.05, msg=f"{name} differs after resuming")
 
 
-def test_train_epoch_applies_weight_decay_through_the_optimizer_only(tiny_data):
-    """One epoch with and without decay: the loss reported is the data loss; the decayed conv weights end smaller."""
+def test_train_epoch_matches_a_plain_loop_to_the_last_lookahead_step(tiny_data):
+    """Three epochs of train_epoch against the recipe written out: label-smoothed cross-entropy (the
+    data loss alone: decay acts in the optimizer), the optimizer's then the schedule's step, Lookahead
+    every 5 steps and on the last one, each epoch's mean over the batches it trained on (2 of 24: the
+    last 16 images are dropped). 6 steps in all, so the run ends between two periods of Lookahead."""
+    import copy
+
     from utils.cifar_train import parameter_groups, train_epoch
     from utils.lookahead import Lookahead
-    from utils.models import FastResNet
 
-    def one_epoch(weight_decay):
-        torch.manual_seed(0)
-        model = FastResNet((4, 8, 8))
-        optimizer = torch.optim.SGD(parameter_groups(model, dataclasses.replace(TINY, weight_decay=weight_decay)))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-        loader = DeviceLoader(tiny_data.train_images, tiny_data.train_labels, 16, train=True, seed=0)
-        scaler = torch.amp.GradScaler("cpu", enabled=False)
-        loss, accuracy = train_epoch(model, loader, optimizer, scheduler, scaler, Lookahead(model), len(loader))
-        return model, loss, accuracy
+    config = dataclasses.replace(TINY, weight_decay=0.5, label_smoothing=0.2)
+    epochs, total = 3, 6
 
-    plain, loss, accuracy = one_epoch(0.0)
-    decayed, loss_decayed, _ = one_epoch(0.5)
-    assert 0 <= accuracy <= 1 and loss > 0
-    assert loss_decayed == pytest.approx(loss, rel=0.5)  # the reported loss is the data loss alone
-    conv = next(name for name, p in plain.named_parameters() if p.ndim == 4 and p.requires_grad)
-    assert dict(decayed.named_parameters())[conv].norm() < dict(plain.named_parameters())[conv].norm()
+    def setup(model):
+        optimizer = torch.optim.SGD(parameter_groups(model, config), momentum=0.85, nesterov=True)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 / (1 + step))  # moves every step
+        return optimizer, scheduler
+
+    torch.manual_seed(0)
+    model = FastResNet((4, 8, 8))
+    reference = copy.deepcopy(model)
+    loader = DeviceLoader(tiny_data.train_images, tiny_data.train_labels, 24, train=True, seed=0)
+    assert len(loader) * epochs == total and total % 5 != 0
+    optimizer, scheduler = setup(model)
+    lookahead = Lookahead(model)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    results = []
+    for _ in range(epochs):
+        model.eval()  # as an evaluation might leave it: train_epoch must train in train mode
+        results.append(train_epoch(model, loader, optimizer, scheduler, scaler, lookahead, total, label_smoothing=0.2))
+
+    same_batches = DeviceLoader(tiny_data.train_images, tiny_data.train_labels, 24, train=True, seed=0)
+    ref_optimizer, ref_scheduler = setup(reference)
+    slow = {k: v.clone() for k, v in reference.state_dict().items() if v.is_floating_point()}
+    expected, step = [], 0
+    for _ in range(epochs):
+        loss_sum, correct, seen = 0.0, 0, 0
+        for x, y in same_batches:
+            reference.train()
+            logits = reference(x)
+            loss = torch.nn.functional.cross_entropy(logits, y, label_smoothing=0.2)
+            ref_optimizer.zero_grad()
+            loss.backward()
+            ref_optimizer.step()
+            ref_scheduler.step()
+            step += 1
+            if step % 5 == 0 or step == total:
+                decay = 0.95**5 * (step / total) ** 3
+                state = reference.state_dict()
+                for name in slow:
+                    slow[name] = decay * slow[name] + (1 - decay) * state[name]
+                    state[name].copy_(slow[name])
+            loss_sum += loss.item() * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+        expected.append((loss_sum / seen, correct / seen))
+
+    for epoch, ((loss, accuracy), (ref_loss, ref_accuracy)) in enumerate(zip(results, expected, strict=True), 1):
+        assert loss == pytest.approx(ref_loss, rel=1e-5), f"epoch {epoch}: mean loss over the batches trained on"
+        assert accuracy == pytest.approx(ref_accuracy), f"epoch {epoch}: accuracy over the batches trained on"
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, reference.state_dict()[name], msg=f"{name} differs from the plain loop")
+        if name in lookahead.slow:
+            assert torch.equal(value, lookahead.slow[name]), f"{name}: the run does not end on the average"
 
 
 def test_final_clean_train_accuracy_is_measured_in_eval_mode_without_augmentation(tiny_data):
-    from utils.training import evaluate
-
     model, history = train_cifar10(tiny_data, TINY, verbose=False)
     loader = DeviceLoader(tiny_data.train_images, tiny_data.train_labels, 1000, train=False, channels_last=True)
     clean = evaluate(model, loader, torch.nn.functional.cross_entropy, accuracy=True)["accuracy"]
@@ -381,6 +478,45 @@ def test_whitening_and_clean_train_slice_sample_every_class_of_a_class_sorted_co
     whitened_classes = torch.unique(torch.round(seen["whiten"][:, 0, 0, 0] * 1e3))
     assert len(seen["whiten"]) == 50 and len(whitened_classes) == 10
     assert len(seen["slice"]) == 100 and torch.bincount(seen["slice"], minlength=10).min() >= 4
+
+
+def test_the_whitening_is_fitted_to_the_normalized_training_images(tiny_data, monkeypatch):
+    """The images the network sees (normalized, not [0, 1] pixels), the fixed sample's first 5,000."""
+    from utils.augment import normalize
+    from utils.cifar_train import fixed_sample
+
+    class Fitted(Exception):
+        pass
+
+    def fitted(self, images):
+        raise Fitted(images)
+
+    monkeypatch.setattr(FastResNet, "whiten_from", fitted)
+    with pytest.raises(Fitted) as caught:
+        train_cifar10(tiny_data, TINY, verbose=False)
+    expected = normalize(tiny_data.train_images[fixed_sample(64, 10_000)])
+    assert torch.equal(caught.value.args[0], expected), "the whitening must see the images the network sees"
+
+
+def test_train_cifar10_trains_with_nesterov_momentum_the_configs_smoothing_and_the_runs_step_count(
+    tiny_data, monkeypatch
+):
+    import utils.cifar_train
+
+    calls = []
+    train_epoch = utils.cifar_train.train_epoch
+
+    def recording(model, loader, optimizer, scheduler, scaler, lookahead, total_steps, **kwargs):
+        groups = optimizer.param_groups
+        calls.append((total_steps, kwargs.get("label_smoothing", 0.0), kwargs.get("autocast_dtype")))
+        assert [(g["momentum"], g["nesterov"]) for g in groups] == [(0.6, True)] * 3, "Nesterov, config.momentum"
+        assert [g["weight_decay"] for g in groups] == [config.weight_decay, 0, 0]
+        return train_epoch(model, loader, optimizer, scheduler, scaler, lookahead, total_steps, **kwargs)
+
+    monkeypatch.setattr(utils.cifar_train, "train_epoch", recording)
+    config = dataclasses.replace(TINY, momentum=0.6, label_smoothing=0.3)
+    train_cifar10(tiny_data, config, verbose=False)
+    assert calls == [(2 * 64 // 16, 0.3, None)] * 2
 
 
 def test_fixed_sample_is_the_same_random_sample_for_every_run():

@@ -40,8 +40,11 @@ def test_half_mse_is_the_mean_of_squared_loss():
     torch.testing.assert_close(half_mse(y_hat, y), squared_loss(y_hat, y).mean())
 
 
+@pytest.mark.parametrize("n_train", [20, 22])  # 22: batches of 5, 5, 5, 5 and a partial one of 2
 @pytest.mark.parametrize("lambd", [0.0, 3.0])
-def test_concise_reproduces_scratch_exactly(data, lambd):
+def test_concise_reproduces_scratch_exactly(data, lambd, n_train):
+    data = data if n_train == 20 else make_regression_data(n_train=n_train)
+    assert [len(y) for _, y in data.train_loader][-1] == (5 if n_train == 20 else 2)
     w, b, h_scratch = train_scratch(data, lambd, epochs=10)
     net, h_concise = train_concise(data, lambd, epochs=10)
     torch.testing.assert_close(net.weight.detach(), w.T)
@@ -130,13 +133,44 @@ def test_repeated_decays_the_null_space_part_exactly(draws, lambd):
         torch.testing.assert_close(null_basis.T @ runs.w[r], (1 - 0.01 * lambd) ** steps * (null_basis.T @ w_init[r]))
 
 
-def test_repeated_runs_with_the_same_seed_differ_only_by_lambda(draws):
-    w_init = torch.zeros(4, 25, dtype=torch.float64)
-    first = train_scratch_repeated(draws, 0.1, w_init, epochs=3, batch_size=3, seed=2)
-    again = train_scratch_repeated(draws, 0.1, w_init, epochs=3, batch_size=3, seed=2)
-    other_order = train_scratch_repeated(draws, 0.1, w_init, epochs=3, batch_size=3, seed=3)
-    torch.testing.assert_close(first.w, again.w, rtol=0, atol=0)
-    assert not torch.equal(first.w, other_order.w)
+def _plain_repeated_loop(draws, lambd, w_init, *, epochs, lr, batch_size, seed):
+    """train_scratch_repeated's runs one repetition at a time, gradients by autograd: (w, b) of each.
+
+    Each epoch's order is one draw for all repetitions from the seeded generator, as documented;
+    a repetition's minibatches are consecutive slices of its row of that order, the last one partial."""
+    generator = torch.Generator().manual_seed(seed)
+    repeats, n, _ = draws.train_features.shape
+    orders = [torch.rand(repeats, n, generator=generator, dtype=torch.float64).argsort(dim=1) for _ in range(epochs)]
+    ws, bs = [], []
+    for r in range(repeats):
+        w = w_init[r].clone().requires_grad_(True)
+        b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        for order in orders:
+            for start in range(0, n, batch_size):
+                index = order[r, start : start + batch_size]
+                X, y = draws.train_features[r, index], draws.train_labels[r, index]
+                loss = ((X @ w + b - y) ** 2 / 2).mean() + lambd * (w**2).sum() / 2
+                grad_w, grad_b = torch.autograd.grad(loss, (w, b))
+                with torch.no_grad():
+                    w -= lr * grad_w
+                    b -= lr * grad_b
+        ws.append(w.detach())
+        bs.append(b.detach())
+    return torch.stack(ws), torch.stack(bs)
+
+
+@pytest.mark.parametrize("lambd", [0.0, 0.5, 3.0])
+def test_repeated_runs_with_the_same_seed_differ_only_by_lambda(draws, lambd):
+    """Every lambda's run is the plain loop over one and the same seeded minibatch order (batches of
+    3, 3, 3 and a partial 1), so runs paired by seed differ in lambda alone."""
+    w_init = torch.randn(4, 25, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    kwargs = {"epochs": 3, "lr": 0.05, "batch_size": 3, "seed": 2}
+    runs = train_scratch_repeated(draws, lambd, w_init, **kwargs)
+    w, b = _plain_repeated_loop(draws, lambd, w_init, **kwargs)
+    torch.testing.assert_close(runs.w, w, msg=f"lambda {lambd}: w differs from the plain loop")
+    torch.testing.assert_close(runs.b, b, msg=f"lambda {lambd}: b differs from the plain loop")
+    other_order = train_scratch_repeated(draws, lambd, w_init, **(kwargs | {"seed": 3}))
+    assert not torch.equal(runs.w, other_order.w)
 
 
 def test_repeated_run_losses_and_norms(draws):

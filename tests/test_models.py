@@ -5,9 +5,15 @@ from utils.models import FastResNet, count_parameters, whitening_filters
 
 
 @pytest.mark.parametrize("widths", [(8, 16, 32), (16, 32, 64, 128)])
-def test_fast_resnet_output_shape(widths):
-    model = FastResNet(widths)
-    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+def test_fast_resnet_output_is_the_scaled_classifier_of_globally_max_pooled_features(widths):
+    torch.manual_seed(0)
+    model = FastResNet(widths).eval()
+    x = torch.randn(2, 3, 32, 32)
+    features = model.features(model.whiten(x))  # (2, widths[-1], H, W)
+    expected = model.classifier(features.flatten(2).max(dim=2).values) / 9  # the default logit scale, 1/9
+    out = model(x)
+    assert out.shape == (2, 10)
+    torch.testing.assert_close(out, expected)
 
 
 @pytest.mark.parametrize("widths", [(), (8, 0, 16), (8, 2.5), (8, True)])
@@ -38,6 +44,20 @@ def test_whitening_layer_and_batch_norm_scales_are_frozen():
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert norms and all(not m.weight.requires_grad and m.bias.requires_grad for m in norms)
     assert count_parameters(model) == sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def test_batch_norm_running_statistics_move_40_percent_toward_each_batch():
+    """airbench's momentum 0.4 (PyTorch's default is 0.1), and eps 1e-12."""
+    torch.manual_seed(0)
+    model = FastResNet((8, 16))
+    norm = model.features[3]  # after the first conv and pooling
+    seen = []
+    norm.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
+    model(torch.randn(6, 3, 32, 32))
+    batch = seen[0]
+    torch.testing.assert_close(norm.running_mean, 0.4 * batch.mean(dim=(0, 2, 3)))
+    torch.testing.assert_close(norm.running_var, 0.6 + 0.4 * batch.var(dim=(0, 2, 3)))
+    assert all(m.eps == 1e-12 for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
 
 def test_convolutions_start_as_identities_on_their_first_channels():

@@ -145,8 +145,23 @@ def test_glue_records_numbers_and_plain_text_without_display(monkeypatch):
     recorded = []
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: recorded.append((name, repr(value), display)))
     glue("gain", 0.35)
-    glue("interval", "[0.31, 0.39]")
-    assert recorded == [("gain", "0.35", False), ("interval", "[0.31, 0.39]", False)]
+    glue("interval", "[0.31, 0.39]")  # a Python literal as it stands: stored quoted
+    glue("phrase", "16 of 20")  # not one: stored bare
+    assert recorded == [("gain", "0.35", False), ("interval", "'[0.31, 0.39]'", False), ("phrase", "16 of 20", False)]
+
+
+@pytest.mark.parametrize(
+    "phrase", ["0.0080", "[1.10, 1.70]", "5,000", "5.023e-04", "-0.015 ± 0.019", "16 of 20", "None", "'quoted'"]
+)
+def test_a_glued_phrase_shows_in_the_prose_exactly_as_written(monkeypatch, phrase):
+    """What myst-nb's {glue:text} role renders from the stored text is the phrase itself."""
+    import myst_nb
+    from myst_nb.core.variables import format_plain_text
+
+    stored = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: stored.append(repr(value)))
+    glue("phrase", phrase)
+    assert format_plain_text(stored[0], "") == phrase
 
 
 def test_glue_without_myst_nb_does_nothing(monkeypatch):

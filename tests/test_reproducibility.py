@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.reproducibility import describe_device, get_device, native_bf16, set_seed
+from utils.reproducibility import describe_cpu, describe_device, get_device, native_bf16, set_seed
 
 
 def test_set_seed_makes_all_generators_repeat():
@@ -61,3 +61,24 @@ def test_native_bf16_follows_what_pytorch_detects_on_the_cpu(monkeypatch):
     monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
     assert native_bf16(cpu) is False
     assert native_bf16(torch.device("meta")) is False
+
+
+def test_describe_cpu_reads_the_model_name_and_says_whether_bf16_is_native(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\nflags\t: fpu\n")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    cpu = describe_cpu(cpuinfo)
+    assert cpu["model"] == "AMD EPYC 9R14" and cpu["native_bf16"] is True
+    assert cpu["capability"] == torch.backends.cpu.get_cpu_capability()
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert describe_cpu(cpuinfo)["native_bf16"] is False
+
+
+def test_describe_cpu_without_cpuinfo_falls_back_to_the_platform(tmp_path, monkeypatch):
+    monkeypatch.setattr("platform.processor", lambda: "")
+    monkeypatch.setattr("platform.machine", lambda: "arm64")
+    assert describe_cpu(tmp_path / "absent")["model"] == "arm64"
+    nameless = tmp_path / "cpuinfo"
+    nameless.write_text("processor\t: 0\nBogoMIPS\t: 50.00\n")  # an ARM board lists no model name
+    assert describe_cpu(nameless)["model"] == "arm64"

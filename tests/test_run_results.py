@@ -52,7 +52,8 @@ def test_incomplete_files_are_clear_errors(tmp_path):
 def test_results_header_and_write_results_round_trip(tmp_path):
     header = results_header(["--preset", "cpu", "--out", "a b.json"], "cpu (2 threads)", "a copy", preset="cpu")
     assert header["command"].endswith("--preset cpu --out 'a b.json'") and header["preset"] == "cpu"
-    assert {"started", "device", "machine", "torch", "data"} <= header.keys()
+    assert {"started", "device", "machine", "cpu", "torch", "data"} <= header.keys()
+    assert {"model", "capability", "native_bf16"} <= header["cpu"].keys() and header["cpu"]["model"]
     path = tmp_path / "new" / "results.json"
     write_results(path, header | {"runs": []})
     assert json.loads(path.read_text()) == header | {"runs": []}
@@ -62,3 +63,11 @@ def test_results_header_and_write_results_round_trip(tmp_path):
 def test_train_test_gap_is_the_clean_train_sample_minus_the_last_one_view_test_accuracy():
     run = _run(0, 0.0, 0.8) | {"history": [{"test_accuracy": 0.5}, {"test_accuracy": 0.75}]}
     assert train_test_gap(run) == pytest.approx(15.0)  # 0.9 - 0.75, in points; not the TTA accuracy (0.8)
+
+
+def test_provenance_names_the_cpu_model_only_where_the_file_records_it(tmp_path):
+    older = load_run_results(_write(tmp_path, [_run(0, 0.0, 0.8)], machine="x86_64"))
+    assert "x86_64" not in older.provenance() and "EPYC" not in older.provenance()
+    cpu = {"model": "AMD EPYC 9R14", "capability": "AVX512", "native_bf16": True}
+    newer = load_run_results(_write(tmp_path, [_run(0, 0.0, 0.8)], cpu=cpu))
+    assert newer.provenance().startswith("cpu preset on cpu (2 threads), AMD EPYC 9R14 (torch")

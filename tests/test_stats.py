@@ -36,8 +36,22 @@ def test_identical_differences_give_a_point_interval():
 
 def test_describe_states_mean_sd_interval_and_sign_test():
     text = paired_comparison([0.1, 0.2, 0.15, 0.12], [0.2, 0.25, 0.3, 0.2]).describe(digits=2)
-    assert text.startswith("mean -0.095 ± 0.042 (sd) over n = 4, 95% CI [-0.16, -0.028]; ")
-    assert "lower in 4, higher in 0 of 4 pairs (sign test p = 0.12)" in text
+    assert text == (
+        "mean -0.095 ± 0.042 (sd) over n = 4, 95% CI [-0.16, -0.028]; "
+        "lower in 4, higher in 0 of 4 pairs (sign test p = 0.12)"
+    )
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.99])
+def test_the_interval_has_the_confidence_asked_for(confidence):
+    rng = np.random.default_rng(1)
+    control = rng.normal(size=12)
+    treatment = control + 0.2 + 0.5 * rng.normal(size=12)
+    result = paired_comparison(treatment, control, confidence=confidence)
+    diff = treatment - control
+    expected = stats.t.interval(confidence, df=11, loc=diff.mean(), scale=stats.sem(diff))
+    assert (result.ci_low, result.ci_high) == pytest.approx(expected)
+    assert result.confidence == confidence and f"{confidence:.0%} CI" in result.describe()
 
 
 @pytest.mark.parametrize(
@@ -63,5 +77,8 @@ def test_mean_and_sd_uses_the_sample_sd():
 
 def test_decimals_print_a_fixed_number_of_digits_after_the_point():
     result = paired_comparison([0.103, 0.2, 0.3], [0.1, 0.21, 0.28])
-    assert result.describe(decimals=2).startswith("mean 0.00 ± 0.02 (sd) over n = 3, 95% CI [-0.03, 0.04]")
+    assert result.describe(decimals=2, unit=" pts") == (
+        "mean 0.00 pts ± 0.02 pts (sd) over n = 3, 95% CI [-0.03 pts, 0.04 pts]; "
+        "lower in 1, higher in 2 of 3 pairs (sign test p = 1)"
+    )
     assert mean_and_sd([0.1234, 0.2345], decimals=1) == "0.2 ± 0.1"

@@ -77,9 +77,11 @@ def test_ends_with_summary_exercises_references(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_figure_is_numbered_for_cross_references(path):
     """Each figure cell carries a myst-nb figure name fig-<chapter>-<k> and a caption, which numbers it;
-    the image itself carries no number (it would be numbered twice)."""
+    the image itself carries no number (it would be numbered twice). An appendix aN_*.ipynb names its
+    figures fig-aN-<k>."""
     _, cells = _code_cells(path)
-    chapter = int(path.name[:2])
+    prefix = path.name.split("_")[0]  # "04" for chapter 4, "a2" for appendix a2
+    chapter = prefix if prefix.startswith("a") else int(prefix)
     figures = [c for c in cells if any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
     assert figures, f"{path.name} has no figures"
     for k, cell in enumerate(figures, start=1):

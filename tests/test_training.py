@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -41,13 +43,45 @@ def test_fit_lowers_the_loss_and_records_every_epoch():
     assert history["train_loss"][-1] < history["train_loss"][0] / 10
 
 
-def test_fit_prints_requested_lines(capsys):
+def test_fit_matches_a_plain_training_loop_in_train_mode():
+    """fit trains in train mode (even if handed a model in eval mode), zeroes the gradients before
+    every step, takes partial batches as they come, and records an eval-mode loss after each epoch."""
+    model = _mode_sensitive_net()
+    reference = copy.deepcopy(model)
+    batches = _classification_batches((6, 6, 3), seed=3)
+    loss_fn = nn.functional.cross_entropy
+
+    model.eval()  # as after an evaluation: fit must switch it back to training
+    torch.manual_seed(4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
+    history = fit(model, batches, loss_fn, optimizer, 2, eval_batches={"train": batches})
+
+    torch.manual_seed(4)
+    ref_optimizer = torch.optim.SGD(reference.parameters(), lr=0.2, momentum=0.9)
+    expected_losses = []
+    for _ in range(2):
+        reference.train()
+        for X, y in batches:
+            ref_optimizer.zero_grad()
+            loss_fn(reference(X), y).backward()
+            ref_optimizer.step()
+        reference.eval()
+        with torch.no_grad():
+            X, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+            expected_losses.append(float(loss_fn(reference(X), y)))
+    for (name, value), expected in zip(model.state_dict().items(), reference.state_dict().values(), strict=True):
+        torch.testing.assert_close(value, expected, msg=f"{name} differs from the plain training loop")
+    assert history["train_loss"] == pytest.approx(expected_losses, rel=1e-6)
+
+
+@pytest.mark.parametrize(("epochs", "printed"), [(4, ["2", "4"]), (5, ["2", "4", "5"])])
+def test_fit_prints_every_kth_epoch_and_the_last(capsys, epochs, printed):
     batches = _toy_regression()
     model = nn.Linear(3, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    fit(model, batches, nn.functional.mse_loss, opt, 4, eval_batches={"train": batches}, print_every=2)
+    fit(model, batches, nn.functional.mse_loss, opt, epochs, eval_batches={"train": batches}, print_every=2)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[1] for line in lines] == ["2", "4"]
+    assert [line.split()[1] for line in lines] == printed
 
 
 def test_fit_extra_metrics_are_recorded():
@@ -65,17 +99,42 @@ def test_fit_rejects_bad_epochs(bad):
         fit(model, [], nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1), bad)
 
 
-def test_evaluate_accuracy_and_restores_mode():
-    model = nn.Sequential(nn.Dropout(0.5), nn.Linear(2, 2))
+def _mode_sensitive_net(seed: int = 0) -> nn.Sequential:
+    """A classifier whose outputs differ between train and eval mode: batch norm and dropout."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 3))
+    with torch.no_grad():  # running statistics unlike any batch's own, so that the two modes disagree
+        model[1].running_mean.uniform_(-1, 1)
+        model[1].running_var.uniform_(0.5, 2)
+    return model
+
+
+def _classification_batches(sizes: tuple[int, ...], seed: int = 1) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(n, 4, generator=g), torch.randint(0, 3, (n,), generator=g)) for n in sizes]
+
+
+@pytest.mark.parametrize("start_in_training", [True, False])
+def test_evaluate_equals_an_eval_mode_pass_over_all_examples_and_restores_the_mode(start_in_training):
+    model = _mode_sensitive_net()
+    batches = _classification_batches((5, 5, 2))  # the last batch is partial
+    reference = copy.deepcopy(model).eval()
+    X, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
     with torch.no_grad():
-        model[1].weight.copy_(torch.eye(2))
-        model[1].bias.zero_()
-    X = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]])
-    y = torch.tensor([0, 1, 1])
-    model.train()
-    result = evaluate(model, [(X, y)], nn.functional.cross_entropy, accuracy=True)
-    assert result["accuracy"] == pytest.approx(2 / 3)
-    assert model.training  # mode restored
+        logits = reference(X)
+    expected_loss = float(nn.functional.cross_entropy(logits, y))
+    expected_accuracy = float((logits.argmax(1) == y).float().mean())
+    buffers = {k: v.clone() for k, v in model.state_dict().items()}
+
+    model.train(start_in_training)
+    torch.manual_seed(2)  # were dropout on, its masks would be these
+    result = evaluate(model, batches, nn.functional.cross_entropy, accuracy=True)
+
+    assert result["loss"] == pytest.approx(expected_loss, rel=1e-6), "not the eval-mode loss over all examples"
+    assert result["accuracy"] == pytest.approx(expected_accuracy, abs=1e-12), "not the eval-mode accuracy"
+    assert model.training is start_in_training, "evaluate must restore the model's mode"
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, buffers[name]), f"evaluate changed {name}"
 
 
 def test_evaluate_weights_batches_by_size():

@@ -238,16 +238,44 @@ def test_line_regression_data_shares_x_and_draws_noise_per_seed():
 
 
 @pytest.mark.parametrize("fused", [None, True])
-def test_time_sgd_step_reports_positive_medians_and_leaves_the_model_nearly_unchanged(fused):
-    model = nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 3))
+def test_time_sgd_step_times_each_part_and_only_the_decay_optimizer_decays(fused, monkeypatch):
+    """A fake clock that moves only inside the timed work (forward and backward 1 s, a plain step 10 s,
+    a step with weight decay 100 s), and in float64 each step's update checked against its formula."""
+    import types
+
+    import utils.wd_experiments
+
+    now = [0.0]
+    monkeypatch.setattr(utils.wd_experiments, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    steps = []
+    sgd_step = torch.optim.SGD.step
+
+    def recorded_step(self, *args, **kwargs):
+        params = [p for group in self.param_groups for p in group["params"]]
+        before, grads = [p.detach().clone() for p in params], [p.grad.clone() for p in params]
+        result = sgd_step(self, *args, **kwargs)
+        decay = self.param_groups[0]["weight_decay"]
+        steps.append(decay)
+        now[0] += 100 if decay else 10
+        for p, w, g in zip(params, before, grads, strict=True):  # lr 1e-8, no momentum
+            torch.testing.assert_close(p.detach(), w - 1e-8 * (g + decay * w), rtol=0, atol=1e-15)
+        return result
+
+    def loss_fn(out, y):
+        now[0] += 1
+        return F.cross_entropy(out, y)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", recorded_step)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 3)).double()
     before = [p.detach().clone() for p in model.parameters()]
-    x, y = torch.randn(16, 20), torch.randint(0, 3, (16,))
-    times = time_sgd_step(model, x, y, F.cross_entropy, weight_decay=1e-2, repeats=5, warmup=1, fused=fused)
-    assert times.repeats == 5
-    assert min(times.forward_backward, times.step_plain, times.step_decay) > 0
-    assert times.decay_overhead == pytest.approx(times.step_decay - times.step_plain)
+    x, y = torch.randn(16, 20, dtype=torch.float64), torch.randint(0, 3, (16,))
+    times = time_sgd_step(model, x, y, loss_fn, weight_decay=0.5, momentum=0.0, repeats=5, warmup=1, fused=fused)
+    assert steps == [0, 0.5, 0.5, 0, 0, 0.5, 0.5, 0, 0, 0.5, 0.5, 0]  # both every repetition, in alternating order
+    assert (times.forward_backward, times.step_plain, times.step_decay, times.repeats) == (1, 10, 100, 5)
+    assert times.decay_overhead == 90
     for b, p in zip(before, model.parameters(), strict=True):
-        torch.testing.assert_close(p.detach(), b, rtol=0, atol=1e-5)
+        torch.testing.assert_close(p.detach(), b, rtol=0, atol=1e-6)
 
 
 def test_time_sgd_step_rejects_bad_arguments():

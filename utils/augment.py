@@ -16,8 +16,8 @@ import torch
 from .checks import image_batch, positive_int
 
 __all__ = [
-    "CIFAR10_MEAN", "CIFAR10_STD", "normalize", "random_translate", "random_crop", "random_flip", "resize",
-    "DeviceLoader",
+    "CIFAR10_MEAN", "CIFAR10_STD", "normalize", "channel_constants", "random_translate", "random_crop",
+    "random_flip", "resize", "DeviceLoader",
 ]  # fmt: skip
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -33,11 +33,25 @@ def normalize(images: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD, dtype=to
     image_batch("images", images)
     if images.shape[1] != len(mean):
         raise ValueError(f"images have {images.shape[1]} channels, mean/std have {len(mean)}")
-    m = torch.tensor(mean, device=images.device, dtype=dtype).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=images.device, dtype=dtype).view(1, -1, 1, 1)
+    return _normalize(images, *channel_constants(mean, std, images.device, dtype))
+
+
+def channel_constants(
+    mean=CIFAR10_MEAN, std=CIFAR10_STD, device: torch.device | str = "cpu", dtype=torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mean`` and ``std`` as ``(1, C, 1, 1)`` tensors of ``dtype`` on ``device``.
+
+    Building them is a copy from the host: on a GPU the host waits for it, so a loader builds them
+    once, not for every batch.
+    """
+    return tuple(torch.tensor(v, device=device, dtype=dtype).view(1, -1, 1, 1) for v in (mean, std))
+
+
+def _normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """``(images / 255 - mean) / std`` in the dtype of ``mean``, from per-channel tensors."""
     # one new tensor, then in place (the same roundings as out of place); copy=True keeps a float
     # input of this dtype from being changed under its caller
-    return images.to(dtype, copy=True).div_(255).sub_(m).div_(s)
+    return images.to(mean.dtype, copy=True).div_(255).sub_(mean).div_(std)
 
 
 def random_translate(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -181,6 +195,7 @@ class DeviceLoader:
         self.labels = labels.to(self.device)
         self.batch_size, self.train, self.max_shift = batch_size, train, max_shift
         self.dtype, self.channels_last = dtype, channels_last
+        self.mean, self.std = channel_constants(device=self.device, dtype=dtype)  # once, not per batch
         if image_size is not None:
             positive_int("image_size", image_size)
         self.image_size = image_size
@@ -200,21 +215,21 @@ class DeviceLoader:
         order = shifts = flips = crops = None
         if self.train:  # the whole epoch's randomness, drawn at once and copied to the device once
             order_cpu = torch.randperm(n, generator=self.generator)
-            order = order_cpu.to(self.device)
-            shifts = torch.randint(0, 2 * self.max_shift + 1, (2, n), generator=self.generator).to(self.device)
+            order = self._to_device(order_cpu)
+            shifts = self._to_device(torch.randint(0, 2 * self.max_shift + 1, (2, n), generator=self.generator))
             if self.first_flips is None:
                 self.first_flips = torch.rand(n, generator=self.generator) < 0.5
-            flips = (self.first_flips ^ bool(self.epoch % 2))[order_cpu].to(self.device)
+            flips = self._to_device((self.first_flips ^ bool(self.epoch % 2))[order_cpu])
             if self.crop_size is not None:  # drawn last: the draws above stay those of an epoch without it
                 _check_crop_size(self.crop_size, self.images)
-                crops = _crop_offsets(self.images.shape[-2:], self.crop_size, n, self.generator).to(self.device)
+                crops = self._to_device(_crop_offsets(self.images.shape[-2:], self.crop_size, n, self.generator))
             self.epoch += 1
         for i in range(len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size] if order is not None else None
             if index is None:  # evaluation: batches in order
                 index = torch.arange(i * self.batch_size, min(n, (i + 1) * self.batch_size), device=self.device)
             images, labels = self.images[index], self.labels[index]
-            x = normalize(images, dtype=self.dtype)
+            x = _normalize(images, self.mean, self.std)
             if self.train:
                 batch = slice(i * self.batch_size, (i + 1) * self.batch_size)
                 if crops is not None:
@@ -227,6 +242,13 @@ class DeviceLoader:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, labels
+
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A host tensor on the loader's device. To a GPU through pinned memory, without waiting: a
+        copy from ordinary host memory would make the host wait for the GPU's queue to drain."""
+        if self.device.type != "cuda":
+            return tensor.to(self.device)
+        return tensor.pin_memory().to(self.device, non_blocking=True)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The random state, to resume the exact sequence of batches after a checkpoint."""

@@ -4,6 +4,10 @@
   :class:`~utils.regularization.ScratchDropout` layers (their masks come from ``torch.rand``,
   which draws the same numbers on every CPU). The chapter's 20 repetitions of that experiment
   train at once as one :class:`~utils.wd_experiments.StackedMLP` with ``dropout``.
+- :class:`MLPStack` and :func:`train_stack` -- copies of *given* networks of this kind (any
+  ``Linear``/``ReLU``/dropout stack, in any dtype) trained at once, as stacked weight tensors and
+  batched matrix products: each copy follows exactly the trajectory it would follow alone. The
+  appendix "Numbers that hold on every machine" trains one-ulp twins of given networks with it.
 - :func:`cifar_mlp_run` and :data:`CIFAR_MLP_PRESETS` -- dropout on real data: an MLP on a subset of
   CIFAR-10, sized by the run preset.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -20,11 +25,14 @@ from torch import nn
 from .checks import checked, positive_int, probability
 from .cifar10 import CIFAR10
 from .presets import per_preset
-from .regularization import ScratchDropout
+from .regularization import ScratchDropout, dropout
 from .reproducibility import portable_uniform_
 
 __all__ = [
     "regression_mlp",
+    "MLPStack",
+    "StackHistory",
+    "train_stack",
     "CifarMLPConfig",
     "CIFAR_MLP_PRESETS",
     "cifar_mlp",
@@ -52,6 +60,121 @@ def regression_mlp(hidden: int = 200, p: float = 0.0, dtype: torch.dtype = torch
             portable_uniform_(layer.weight, bound)
             portable_uniform_(layer.bias, bound)
     return model
+
+
+class MLPStack(nn.Module):
+    """``len(models)`` copies of one ``Linear``/``ReLU``/dropout stack, held as stacked tensors.
+
+    Copy ``r`` starts from the weights of ``models[r]``. :meth:`forward` maps inputs of shape
+    ``(R, N, in)`` to ``(R, N, out)`` with one batched matrix product per layer; in training mode
+    each copy draws its own dropout masks.
+
+    Raises:
+        ValueError: if ``models`` is empty, the models differ in structure, or a layer is not
+            ``nn.Linear``, ``nn.ReLU``, ``nn.Dropout`` or ``ScratchDropout``.
+    """
+
+    def __init__(self, models: Sequence[nn.Sequential]):
+        super().__init__()
+        if not models:
+            raise ValueError("models is empty")
+        self.plan: list[tuple[str, float | int]] = []  # ("linear", index), ("relu", 0) or ("dropout", p)
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for index, layer in enumerate(models[0]):
+            column = [model[index] for model in models]
+            if any(type(other) is not type(layer) for other in column):
+                raise ValueError(f"layer {index} differs between the models")
+            if isinstance(layer, nn.Linear):
+                self.plan.append(("linear", len(self.weights)))
+                # stored transposed, (R, in, out), so that forward is x @ W
+                self.weights.append(nn.Parameter(torch.stack([m.weight.detach().T for m in column]).contiguous()))
+                self.biases.append(nn.Parameter(torch.stack([m.bias.detach() for m in column]).unsqueeze(1)))
+            elif isinstance(layer, nn.ReLU):
+                self.plan.append(("relu", 0))
+            elif isinstance(layer, (nn.Dropout, ScratchDropout)):
+                self.plan.append(("dropout", float(layer.p)))
+            else:
+                raise ValueError(f"unsupported layer {index}: {type(layer).__name__}")
+
+    @property
+    def copies(self) -> int:
+        """The number of stacked copies ``R``."""
+        return self.weights[0].shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 3 or x.shape[0] != self.copies:
+            raise ValueError(f"x must have shape ({self.copies}, N, features), got {tuple(x.shape)}")
+        for kind, value in self.plan:
+            if kind == "linear":
+                x = torch.baddbmm(self.biases[value], x, self.weights[value])
+            elif kind == "relu":
+                x = torch.relu(x)
+            else:
+                x = dropout(x, value, training=self.training)
+        return x
+
+
+@dataclass
+class StackHistory:
+    """What :func:`train_stack` recorded every ``record_every`` iterations (one row per record).
+
+    ``weight_norms`` and ``grad_norms`` have shape ``(records, layers, R)``: the Frobenius norm of
+    each linear layer's weight (and of its gradient) in each copy.
+    """
+
+    iterations: list[int]
+    weight_norms: torch.Tensor
+    grad_norms: torch.Tensor
+
+
+@checked(iterations=positive_int)
+def train_stack(
+    stack: MLPStack,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    iterations: int,
+    lr: float,
+    momentum: float = 0.0,
+    record_every: int = 0,
+) -> StackHistory:
+    """Full-batch SGD on every copy's own mean squared error, all copies in one pass.
+
+    ``x`` is ``(N, in)`` (shared) or ``(R, N, in)``; ``y`` is ``(R, N, out)``. The loss summed over
+    copies has, for each copy's weights, exactly that copy's gradient, and SGD (with momentum)
+    updates each weight from its own gradient alone: the copies do not interact.
+
+    Raises:
+        ValueError: on bad shapes or a non-positive ``iterations``.
+    """
+    if record_every < 0:
+        raise ValueError(f"record_every must be >= 0, got {record_every}")
+    if x.ndim == 2:
+        x = x.expand(stack.copies, *x.shape)
+    if y.ndim != 3 or y.shape[:2] != x.shape[:2]:
+        raise ValueError(f"y must have shape ({stack.copies}, {x.shape[1]}, out), got {tuple(y.shape)}")
+    optimizer = torch.optim.SGD(stack.parameters(), lr=lr, momentum=momentum)
+    stack.train()
+    recorded: list[int] = []
+    weight_norms: list[torch.Tensor] = []
+    grad_norms: list[torch.Tensor] = []
+    for it in range(1, iterations + 1):
+        optimizer.zero_grad(set_to_none=True)
+        loss = ((stack(x) - y) ** 2).mean(dim=(1, 2)).sum()  # each copy's mean error, summed over copies
+        loss.backward()
+        if record_every and it % record_every == 0:
+            recorded.append(it)
+            with torch.no_grad():
+                weight_norms.append(torch.stack([w.norm(dim=(1, 2)) for w in stack.weights]))
+                grad_norms.append(torch.stack([w.grad.norm(dim=(1, 2)) for w in stack.weights]))
+        optimizer.step()
+    empty = torch.empty(0, len(stack.weights), stack.copies)
+    return StackHistory(
+        iterations=recorded,
+        weight_norms=torch.stack(weight_norms) if weight_norms else empty,
+        grad_norms=torch.stack(grad_norms) if grad_norms else empty,
+    )
 
 
 @dataclass(frozen=True)

@@ -133,10 +133,19 @@ def show_source(obj: Callable[..., object] | type) -> None:
 
 
 class _Text(str):
-    """A string that IPython displays without quotes (how prose should show a glued phrase)."""
+    """A glued phrase, stored so that the prose shows it exactly as written.
+
+    myst-nb first reads a glued text as a Python literal (to strip the quotes of a string's repr):
+    "0.0080" would show as 0.008, "[1.10, 1.70]" as [1.1, 1.7] and "5,000" as (5, 0). Such a phrase
+    is stored quoted; any other is stored bare, as IPython would show it without quotes.
+    """
 
     def __repr__(self) -> str:
-        return str(self)
+        try:
+            ast.literal_eval(self)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return str(self)
+        return repr(str(self))
 
 
 def glue(name: str, value: float | int | str) -> None:

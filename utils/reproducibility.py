@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "portable_uniform_", "get_device", "describe_device", "native_bf16"]
+__all__ = ["set_seed", "portable_uniform_", "get_device", "describe_device", "describe_cpu", "native_bf16"]
 
 
 def set_seed(seed: int, *, deterministic: bool = False) -> None:
@@ -89,3 +91,26 @@ def native_bf16(device: torch.device) -> bool:
         return False
     checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     return any(check() for check in checks if check is not None)
+
+
+def describe_cpu(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> dict[str, object]:
+    """The CPU that a measurement ran on, for a results file: what a speed or a rounding depends on.
+
+    ``model``: the first ``model name`` line of ``cpuinfo`` (Linux), else ``platform.processor()``,
+    else ``platform.machine()``; ``capability``: the kernels PyTorch picked (``DEFAULT``, ``AVX2``,
+    ``AVX512``, ...); ``native_bf16``: :func:`native_bf16` of the CPU.
+    """
+    model = ""
+    try:
+        for line in Path(cpuinfo).read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                model = value.strip()
+                break
+    except OSError:  # not Linux, or no /proc: the platform's own words
+        pass
+    return {
+        "model": model or platform.processor() or platform.machine(),
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": native_bf16(torch.device("cpu")),
+    }

@@ -30,10 +30,14 @@ class RunResults:
     runs: list[dict]
 
     def provenance(self) -> str:
-        """One line saying what produced the results."""
+        """One line saying what produced the results (the CPU's model where the file records it)."""
         m = self.meta
         when = f", {m['started'][:10]}" if m.get("started") else ""
-        return f"{m['preset']} preset on {m['device']} (torch {m['torch']}), data: {m['data']}{when}; `{m['command']}`"
+        cpu = f", {m['cpu']['model']}" if m.get("cpu", {}).get("model") else ""
+        return (
+            f"{m['preset']} preset on {m['device']}{cpu} (torch {m['torch']}), data: {m['data']}{when}; "
+            f"`{m['command']}`"
+        )
 
     def paired_accuracies(
         self, weight_decay: float, control: float = 0.0
@@ -82,9 +86,12 @@ def load_run_results(path: str | os.PathLike[str]) -> RunResults:
 
 def results_header(argv: list[str] | None, device: str, data_source: str, **extra: object) -> dict:
     """The provenance fields of a results file: the command (with ``argv``, or this process's
-    arguments), start time, ``device`` (in words), machine, torch version and data source; ``extra``
-    fields are added as given."""
+    arguments), start time, ``device`` (in words), machine, ``cpu`` (its model, PyTorch's kernel level
+    and whether bf16 is native: :func:`~utils.reproducibility.describe_cpu`), torch version and data
+    source; ``extra`` fields are added as given."""
     import torch
+
+    from .reproducibility import describe_cpu
 
     args = argv if argv is not None else sys.argv[1:]
     return {
@@ -92,6 +99,7 @@ def results_header(argv: list[str] | None, device: str, data_source: str, **extr
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "device": device,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpu": describe_cpu(),
         "torch": torch.__version__,
         "data": data_source,
         **extra,

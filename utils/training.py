@@ -99,16 +99,22 @@ def evaluate(
         raise ValueError(f"tta must be 0 (none), 1 (mirror) or 2 (mirror + translate), got {tta!r}")
     was_training = model.training
     model.eval()
-    total_loss, correct, count = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
+    # The sums start from the first batch, on its device: a zero made on the host and moved to a
+    # GPU would be a copy the host waits for.
+    total_loss: torch.Tensor | None = None
+    correct: torch.Tensor | None = None
+    count = 0
     try:
         for X, y in batches:
             if device is not None:
                 X, y = X.to(device), y.to(device)
             with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 out = tta_outputs(model, X, tta)
-            total_loss = total_loss.to(out.device) + loss_fn(out, y) * len(y)
+            batch_loss = loss_fn(out, y) * len(y)
+            total_loss = batch_loss if total_loss is None else total_loss + batch_loss
             if accuracy:
-                correct = correct.to(out.device) + (out.argmax(dim=1) == y).sum()
+                batch_correct = (out.argmax(dim=1) == y).sum()
+                correct = batch_correct if correct is None else correct + batch_correct
             count += len(y)
     finally:
         model.train(was_training)

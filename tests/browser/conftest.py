@@ -64,12 +64,19 @@ def browser():
 
 @pytest.fixture
 def open_page(browser, site_url):
-    """Open a site page with every non-local request blocked; returns (page, problems)."""
+    """Open a site page with every non-local request blocked; returns (page, problems).
+
+    ``dark=True`` opens it in the theme's dark mode, as a reader who chose it sees it.
+    """
     contexts = []
 
-    def _open(path: str, width: int = 1280, height: int = 900):
-        context = browser.new_context(viewport={"width": width, "height": height})
+    def _open(path: str, width: int = 1280, height: int = 900, dark: bool = False):
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, color_scheme="dark" if dark else "light"
+        )
         contexts.append(context)
+        if dark:  # what the theme's light/dark switch stores
+            context.add_init_script("localStorage.setItem('mode', 'dark')")
         problems: list[str] = []
 
         def route(route):

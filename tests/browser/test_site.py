@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import itertools
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 import yaml
+from PIL import Image
 
 from tests.book_toc import toc_files
 
@@ -88,9 +92,12 @@ class _Links(HTMLParser):
 
 
 def _parse(url: str) -> _Links:
-    with urlopen(url, timeout=10) as response:
+    """The links and ids of an HTML page; of any other file (the book's PDF), only that it is there."""
+    html = urlparse(url).path.endswith(".html")
+    with urlopen(Request(url, method="GET" if html else "HEAD"), timeout=10) as response:
         parser = _Links()
-        parser.feed(response.read().decode("utf-8", "replace"))
+        if html:
+            parser.feed(response.read().decode("utf-8", "replace"))
         return parser
 
 
@@ -134,4 +141,62 @@ def test_search_finds_weight_decay(open_page):
     page, problems = open_page("search.html?q=weight+decay")
     page.wait_for_selector("ul.search li", timeout=20_000)
     assert page.locator("ul.search li").count() >= 3
+    assert not problems, "\n".join(problems)
+
+
+def _png_outputs(page_name: str) -> int:
+    cells = json.loads((ROOT / f"{page_name}.ipynb").read_text())["cells"]
+    return sum("image/png" in out.get("data", {}) for cell in cells for out in cell.get("outputs", []))
+
+
+def _luminance(grey: float) -> float:
+    """Relative luminance of an sRGB grey level (0-255), as WCAG defines it."""
+    c = grey / 255
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def _contrast(a: float, b: float) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("page_name", NOTEBOOK_PAGES)
+def test_figures_stay_legible_in_dark_mode(open_page, page_name):
+    """Matplotlib draws black on white: on a transparent background, it would vanish into dark mode."""
+    page, problems = open_page(f"{page_name}.html", dark=True)
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark", "dark mode did not switch on"
+    page_grey = page.evaluate(
+        "() => getComputedStyle(document.body).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)"
+    )
+    assert max(page_grey) < 64, f"the page is not dark in dark mode: background rgb{tuple(page_grey)}"
+    figures = page.locator(".cell_output img")
+    assert figures.count() == _png_outputs(page_name), "figures missing from the page"
+    unreadable = []
+    for index in range(figures.count()):
+        grey = Image.open(io.BytesIO(figures.nth(index).screenshot())).convert("L")
+        histogram = grey.histogram()
+        background = max(range(256), key=histogram.__getitem__)  # the most common grey: the canvas
+        darkest = itertools.accumulate(histogram)  # the darkest 1 % of pixels: lines and lettering
+        ink = next(level for level, count in enumerate(darkest) if count >= 0.01 * sum(histogram))
+        if background < 128 or _contrast(background, ink) < 4.5:
+            unreadable.append(f"figure {index + 1}: canvas grey {background}, ink grey {ink}")
+    figures.first.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{page_name.replace('/', '_')}-dark.png"))
+    assert not unreadable, "figures that dark mode makes hard to read (light canvas, 4.5:1 contrast):\n" + (
+        "\n".join(unreadable)
+    )
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)], ids=["desktop", "phone"])
+def test_one_search_box_on_screen(open_page, width, height):
+    """The sidebar's search field on a desktop, the header's search button on a phone: never both."""
+    page, problems = open_page(f"{NOTEBOOK_PAGES[0]}.html", width=width, height=height)
+    boxes = page.locator(".search-button-field, .search-button")
+    visible = [
+        boxes.nth(i).evaluate("e => (e.closest('header, nav, .bd-sidebar-primary, .bd-header-article') || e).className")
+        for i in range(boxes.count()) if boxes.nth(i).is_visible()
+    ]
+    assert len(visible) == 1, f"{len(visible)} search boxes on a {width}px screen, in: {visible}"
     assert not problems, "\n".join(problems)
