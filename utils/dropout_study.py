@@ -249,7 +249,7 @@ def cifar_mlp_run(
     device = device or torch.device("cpu")
     split = data.validation_split(config.val_per_class, seed=0)
     train = split.subset(config.n_train, None, seed=seed)  # its "test" split: the validation images
-    test = data.subset(None, config.n_test, seed=seed)
+    subset = data.subset(None, config.n_test, seed=seed)  # its test split: the test images
     pixels = train.train_images.float() / 255
     mean, std = pixels.mean(dim=(0, 2, 3), keepdim=True), pixels.std(dim=(0, 2, 3), keepdim=True)
     images = _normalised(train.train_images, mean, std).to(device)
@@ -271,15 +271,14 @@ def cifar_mlp_run(
             optimizer.step()
             scheduler.step()
     seconds = time.perf_counter() - start
-
-    def accuracy(images: torch.Tensor, labels: torch.Tensor) -> float:
-        return _accuracy(model, _normalised(images, mean, std).to(device), labels.to(device))
-
     train_accuracy = _accuracy(model, images, labels)
-    test_accuracy = accuracy(test.test_images, test.test_labels)
+    test_images = _normalised(subset.test_images, mean, std).to(device)
+    test_accuracy = _accuracy(model, test_images, subset.test_labels.to(device))
+    val_images = _normalised(train.test_images, mean, std).to(device)
+    val_accuracy = _accuracy(model, val_images, train.test_labels.to(device))
     return {
         "train_accuracy": train_accuracy,
-        "val_accuracy": accuracy(train.test_images, train.test_labels),
+        "val_accuracy": val_accuracy,
         "test_accuracy": test_accuracy,
         "gap": train_accuracy - test_accuracy,
         "seconds": seconds,
