@@ -1,4 +1,4 @@
-"""utils.dropout_study: the stacked MLP trains each copy exactly as it would train alone."""
+"""utils.dropout_study: the regression MLP and the CIFAR-10 MLP runs of chapter 4."""
 
 import math
 
@@ -117,7 +117,7 @@ def test_stack_and_trainer_reject_bad_shapes():
         train_stack(stack, X, torch.zeros(2, 6, 1, dtype=torch.float64), iterations=0, lr=0.1)
 
 
-def _fake_cifar(n_train=60, n_test=40):
+def _fake_cifar(n_train=100, n_test=40):
     g = torch.Generator().manual_seed(0)
 
     def split(n):
@@ -131,10 +131,12 @@ def _fake_cifar(n_train=60, n_test=40):
 
 
 def test_cifar_mlp_run_learns_a_learnable_signal_and_reports_clean_accuracies():
-    config = CifarMLPConfig(n_train=60, n_test=40, hidden=32, epochs=10, batch_size=20, lr=0.05, seeds=1)
+    config = CifarMLPConfig(
+        n_train=60, n_test=40, hidden=32, epochs=10, batch_size=20, lr=0.05, seeds=1, val_per_class=2
+    )
     result = cifar_mlp_run(_fake_cifar(), 0.2, seed=0, config=config)
-    assert set(result) == {"train_accuracy", "test_accuracy", "gap", "seconds"}
-    assert result["test_accuracy"] > 0.8  # chance is 0.1
+    assert set(result) == {"train_accuracy", "val_accuracy", "test_accuracy", "gap", "seconds"}
+    assert result["test_accuracy"] > 0.8 and result["val_accuracy"] > 0.8  # chance is 0.1
     assert result["gap"] == pytest.approx(result["train_accuracy"] - result["test_accuracy"])
 
 
@@ -153,20 +155,22 @@ def test_clean_accuracy_is_an_eval_mode_pass_over_every_image():
     assert not model.training
 
 
-def test_cifar_mlp_run_normalises_both_splits_with_the_training_subsets_channel_statistics(monkeypatch):
+def test_cifar_mlp_run_normalises_every_split_with_the_training_subsets_channel_statistics(monkeypatch):
     import utils.dropout_study
 
     seen = []
     monkeypatch.setattr(utils.dropout_study, "_accuracy", lambda model, images, labels: seen.append(images) or 0.5)
-    config = CifarMLPConfig(n_train=60, n_test=40, hidden=8, epochs=1, batch_size=20, lr=0.05, seeds=1)
+    config = CifarMLPConfig(n_train=60, n_test=40, hidden=8, epochs=1, batch_size=20, lr=0.05, seeds=1, val_per_class=2)
     data = _fake_cifar()
     cifar_mlp_run(data, 0.0, seed=4, config=config)
-    subset = data.subset(60, 40, seed=4)
-    train = subset.train_images.double() / 255
+    train_subset = data.validation_split(2, seed=0).subset(60, None, seed=4)
+    test_subset = data.subset(None, 40, seed=4)
+    train = train_subset.train_images.double() / 255
     mean = torch.tensor([train[:, c].mean() for c in range(3)]).view(1, 3, 1, 1)
     std = torch.tensor([train[:, c].std() for c in range(3)]).view(1, 3, 1, 1)  # sample sd of each channel
-    assert len(seen) == 2
-    for images, split in zip(seen, (subset.train_images, subset.test_images), strict=True):
+    splits = (train_subset.train_images, test_subset.test_images, train_subset.test_images)  # train, test, val
+    assert len(seen) == len(splits)
+    for images, split in zip(seen, splits, strict=True):
         torch.testing.assert_close(images.double(), (split.double() / 255 - mean) / std, atol=1e-5, rtol=1e-5)
 
 
@@ -180,7 +184,7 @@ def test_cifar_mlp_run_follows_a_cosine_schedule_over_every_step_with_momentum(m
         return sgd_step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.SGD, "step", recorded_step)
-    config = CifarMLPConfig(n_train=60, n_test=40, hidden=8, epochs=2, batch_size=20, lr=0.05, seeds=1)
+    config = CifarMLPConfig(n_train=60, n_test=40, hidden=8, epochs=2, batch_size=20, lr=0.05, seeds=1, val_per_class=2)
     cifar_mlp_run(_fake_cifar(), 0.0, seed=0, config=config)
     assert [momentum for _, momentum in rates] == [0.9] * 6
     expected = [0.05 * (1 + math.cos(math.pi * t / 6)) / 2 for t in range(6)]
@@ -199,16 +203,40 @@ def test_cifar_mlp_is_flatten_then_linear_relu_dropout_twice_then_linear():
 
 
 def test_cifar_mlp_run_is_paired_by_seed():
-    config = CifarMLPConfig(n_train=60, n_test=40, hidden=16, epochs=2, batch_size=20, lr=0.05, seeds=1)
+    config = CifarMLPConfig(
+        n_train=60, n_test=40, hidden=16, epochs=2, batch_size=20, lr=0.05, seeds=1, val_per_class=2
+    )
     first, second = (cifar_mlp_run(_fake_cifar(), 0.0, seed=3, config=config) for _ in range(2))
-    assert first["train_accuracy"] == second["train_accuracy"] and first["test_accuracy"] == second["test_accuracy"]
+    assert {k: v for k, v in first.items() if k != "seconds"} == {k: v for k, v in second.items() if k != "seconds"}
 
 
-def test_cifar_presets_cover_every_preset_with_at_least_three_seeds():
+def test_cifar_mlp_run_keeps_the_validation_images_out_of_training(monkeypatch):
+    """The validation split is held out of the training images, and is the same for every seed."""
+    import utils.dropout_study as study
+
+    data = _fake_cifar()
+    seen = {}
+
+    def spy(model, images, labels, batch_size=1000):
+        seen.setdefault("splits", []).append(images.shape[0])
+        return 0.5
+
+    monkeypatch.setattr(study, "_accuracy", spy)
+    config = CifarMLPConfig(n_train=50, n_test=40, hidden=8, epochs=1, batch_size=25, lr=0.05, seeds=1, val_per_class=3)
+    cifar_mlp_run(data, 0.0, seed=1, config=config)
+    assert seen["splits"] == [50, 40, 30]  # training subset, test subset, 3 validation images per class
+    split = data.validation_split(3, seed=0)
+    held_out = {bytes(image.numpy()) for image in split.test_images}
+    kept = {bytes(image.numpy()) for image in split.subset(50, None, seed=1).train_images}
+    assert not held_out & kept
+
+
+def test_cifar_presets_cover_every_preset_with_enough_seeds():
     from utils.presets import PRESET_NAMES
 
     assert set(CIFAR_MLP_PRESETS) == set(PRESET_NAMES)
     assert all(config.seeds >= 3 for config in CIFAR_MLP_PRESETS.values())
+    assert CIFAR_MLP_PRESETS["cpu"].seeds >= 10 and CIFAR_MLP_PRESETS["gpu"].seeds >= 10  # the stored runs
     assert CIFAR_MLP_PRESETS["smoke"].epochs < CIFAR_MLP_PRESETS["cpu"].epochs
 
 

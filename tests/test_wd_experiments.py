@@ -5,6 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from utils.regularization import ScratchDropout, dropout
 from utils.wd_experiments import (
     StackedMLP,
     layer_grad_norms,
@@ -137,6 +138,59 @@ def test_train_stacked_rejects_bad_arguments(kwargs, match):
     x, y = torch.zeros(4, 3, dtype=torch.float64), torch.zeros(4, 2, dtype=torch.float64)
     with pytest.raises(ValueError, match=match):
         train_stacked(model, x, y, **kwargs)
+
+
+def test_without_dropout_the_stack_has_no_dropout_submodule():
+    model = StackedMLP(SIZES, seeds=[0])
+    assert model.dropout == 0.0 and not hasattr(model, "drop")
+    assert not any(isinstance(m, ScratchDropout) for m in model.copy(0))
+
+
+def test_dropout_is_the_identity_in_eval_mode_and_draws_masks_in_training_mode():
+    model = StackedMLP(SIZES, seeds=[0, 1, 2], dropout=0.5)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    assert not torch.equal(model.train()(x), model(x))  # a new mask on every call
+    eval_out = model.eval()(x)
+    for r in range(3):
+        single = model.copy(r).eval()
+        assert sum(isinstance(m, ScratchDropout) for m in single) == 2  # after each hidden activation
+        torch.testing.assert_close(eval_out[r], single(x))
+
+
+def test_dropout_masks_match_scratch_dropout_after_each_hidden_activation():
+    """Training mode draws, layer by layer, the masks that ScratchDropout on the whole stack draws."""
+    model = StackedMLP(SIZES, seeds=[3, 4], dropout=0.3).train()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    torch.manual_seed(0)
+    out = model(x)
+    torch.manual_seed(0)
+    h = x
+    for index, (weight, bias) in enumerate(zip(model.weights, model.biases, strict=True)):
+        h = torch.baddbmm(bias, h, weight)
+        if index < len(model.weights) - 1:
+            h = dropout(torch.relu(h), 0.3)
+    torch.testing.assert_close(out, h)
+    with torch.no_grad():  # p = 1 zeroes every hidden unit: only the last bias is left
+        ones = StackedMLP(SIZES, seeds=[3], dropout=1.0).train()
+        torch.testing.assert_close(ones(x[:1]), ones.biases[-1].expand(1, 5, 2))
+
+
+def test_train_stacked_with_dropout_trains_in_training_mode_and_reports_eval_losses():
+    model = StackedMLP(SIZES, seeds=[0, 1], dropout=0.5).eval()
+    x, y = torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 2, dtype=torch.float64)
+    before = [p.detach().clone() for p in model.parameters()]
+    run = train_stacked(model, x, y, steps=5, lr=0.05, record_every=5)
+    assert model.training  # trained with dropout on, left in training mode
+    assert not torch.equal(before[0], model.weights[0].detach())
+    with torch.no_grad():
+        expected = stacked_mse(model.eval(), x, y)
+    torch.testing.assert_close(run.train_loss, expected)
+    torch.testing.assert_close(run.train_curve[-1], expected)
+
+
+def test_stacked_mlp_rejects_a_dropout_outside_0_1():
+    with pytest.raises(ValueError, match="dropout"):
+        StackedMLP(SIZES, seeds=[0], dropout=1.5)
 
 
 def test_layer_grad_norms_are_the_norms_of_each_copys_own_gradient():

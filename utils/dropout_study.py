@@ -2,10 +2,12 @@
 
 - :func:`regression_mlp` -- the 3-hidden-layer MLP of the 1-D regression experiment, with our
   :class:`~utils.regularization.ScratchDropout` layers (their masks come from ``torch.rand``,
-  which draws the same numbers on every CPU).
-- :class:`MLPStack` and :func:`train_stack` -- many copies of one such MLP trained *at once*, as
-  stacked weight tensors and batched matrix products: each copy follows exactly the trajectory it
-  would follow alone, so 20 repetitions cost little more than one.
+  which draws the same numbers on every CPU). The chapter's 20 repetitions of that experiment
+  train at once as one :class:`~utils.wd_experiments.StackedMLP` with ``dropout``.
+- :class:`MLPStack` and :func:`train_stack` -- copies of *given* networks of this kind (any
+  ``Linear``/``ReLU``/dropout stack, in any dtype) trained at once, as stacked weight tensors and
+  batched matrix products: each copy follows exactly the trajectory it would follow alone. The
+  appendix "Numbers that hold on every machine" trains one-ulp twins of given networks with it.
 - :func:`cifar_mlp_run` and :data:`CIFAR_MLP_PRESETS` -- dropout on real data: an MLP on a subset of
   CIFAR-10, sized by the run preset.
 """
@@ -177,7 +179,11 @@ def train_stack(
 
 @dataclass(frozen=True)
 class CifarMLPConfig:
-    """Size of the CIFAR-10 dropout measurement: data, network, training and repetitions."""
+    """Size of the CIFAR-10 dropout measurement: data, network, training and repetitions.
+
+    ``val_per_class`` images of each class are held out of the training set as the validation
+    split (:meth:`~utils.cifar10.CIFAR10.validation_split`, the same images for every seed).
+    """
 
     n_train: int
     n_test: int
@@ -186,14 +192,16 @@ class CifarMLPConfig:
     batch_size: int
     lr: float
     seeds: int
+    val_per_class: int = 100
 
 
 # smoke only checks that the code runs; gpu is the cpu run with more seeds (a GPU trains this small MLP in seconds).
 CIFAR_MLP_PRESETS: dict[str, CifarMLPConfig] = per_preset(
-    smoke=CifarMLPConfig(n_train=500, n_test=1_000, hidden=64, epochs=2, batch_size=100, lr=0.02, seeds=3),
-    cpu=CifarMLPConfig(n_train=4_000, n_test=10_000, hidden=512, epochs=20, batch_size=100, lr=0.02, seeds=3),
-    gpu=CifarMLPConfig(n_train=4_000, n_test=10_000, hidden=512, epochs=20, batch_size=100, lr=0.02, seeds=5),
-)
+    smoke=CifarMLPConfig(n_train=500, n_test=1_000, hidden=64, epochs=2, batch_size=100, lr=0.02, seeds=3,
+                         val_per_class=20),
+    cpu=CifarMLPConfig(n_train=4_000, n_test=10_000, hidden=512, epochs=20, batch_size=100, lr=0.02, seeds=10),
+    gpu=CifarMLPConfig(n_train=4_000, n_test=10_000, hidden=512, epochs=20, batch_size=100, lr=0.02, seeds=20),
+)  # fmt: skip
 
 
 @checked(hidden=positive_int, p=probability)
@@ -228,20 +236,24 @@ def cifar_mlp_run(
 ) -> dict[str, float]:
     """Train :func:`cifar_mlp` with dropout ``p`` on a subset of ``data``; return clean accuracies.
 
-    The seed picks the training and test subsets (``config.n_train``, ``config.n_test`` images),
+    ``config.val_per_class`` images of each class are held out of the training set as a validation
+    split, the same for every seed (``data.validation_split(config.val_per_class, seed=0)``). The
+    seed picks ``config.n_train`` training images among the rest, ``config.n_test`` test images,
     the initial weights and the order of the batches, so runs with different ``p`` and the same
     seed are paired. Inputs are scaled to [0, 1] and normalised per channel with the training
     subset's mean and standard deviation. Plain SGD with momentum 0.9 and a cosine learning-rate
-    schedule, no augmentation and no weight decay. Both accuracies are measured after training in
+    schedule, no augmentation and no weight decay. All accuracies are measured after training in
     eval mode on whole splits (the training one is *not* the running accuracy of dropped-out
-    batches), so ``gap`` is the clean train-minus-test gap.
+    batches), so ``gap`` is the clean train-minus-test gap. Choose ``p`` by ``val_accuracy``.
     """
     device = device or torch.device("cpu")
-    subset = data.subset(config.n_train, config.n_test, seed=seed)
-    pixels = subset.train_images.float() / 255
+    split = data.validation_split(config.val_per_class, seed=0)
+    train = split.subset(config.n_train, None, seed=seed)  # its "test" split: the validation images
+    subset = data.subset(None, config.n_test, seed=seed)  # its test split: the test images
+    pixels = train.train_images.float() / 255
     mean, std = pixels.mean(dim=(0, 2, 3), keepdim=True), pixels.std(dim=(0, 2, 3), keepdim=True)
-    images = _normalised(subset.train_images, mean, std).to(device)
-    labels = subset.train_labels.to(device)
+    images = _normalised(train.train_images, mean, std).to(device)
+    labels = train.train_labels.to(device)
     torch.manual_seed(seed)
     model = cifar_mlp(config.hidden, p).to(device)
     steps_per_epoch = len(labels) // config.batch_size
@@ -262,8 +274,11 @@ def cifar_mlp_run(
     train_accuracy = _accuracy(model, images, labels)
     test_images = _normalised(subset.test_images, mean, std).to(device)
     test_accuracy = _accuracy(model, test_images, subset.test_labels.to(device))
+    val_images = _normalised(train.test_images, mean, std).to(device)
+    val_accuracy = _accuracy(model, val_images, train.test_labels.to(device))
     return {
         "train_accuracy": train_accuracy,
+        "val_accuracy": val_accuracy,
         "test_accuracy": test_accuracy,
         "gap": train_accuracy - test_accuracy,
         "seconds": seconds,

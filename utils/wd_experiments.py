@@ -2,7 +2,8 @@
 
 - :class:`StackedMLP` -- ``R`` independent copies of one fully connected network, held as stacked
   float64 tensors. Copy ``r`` is initialised from its own seed with PyTorch's default distribution
-  for ``nn.Linear``, drawn so that a seed gives the same network on every CPU.
+  for ``nn.Linear``, drawn so that a seed gives the same network on every CPU. An optional dropout
+  after every hidden activation (chapter 4) draws its masks with ``torch.rand``.
 - :func:`train_stacked` -- full-batch ``torch.optim.SGD`` (with optional momentum and
   ``weight_decay``) on every copy's own mean squared error, all copies in one pass.
 - :func:`layer_grad_norms` -- the norm of each layer's weight gradient in each copy, from the
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .checks import checked, non_negative, positive_int
+from .checks import checked, non_negative, positive_int, probability
+from .regularization import ScratchDropout
 from .reproducibility import portable_uniform_
 
 __all__ = [
@@ -52,19 +54,21 @@ _MODULES: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmo
 class StackedMLP(nn.Module):
     """``len(seeds)`` independent copies of the MLP ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
 
-    Every layer but the last is followed by ``activation`` (``"relu"``, ``"tanh"`` or ``"sigmoid"``).
-    Layer ``l`` of all copies is one weight tensor of shape ``(R, in, out)`` and one bias of shape
-    ``(R, 1, out)``, in float64. Copy ``r`` draws its weights and biases, layer by layer, from a
+    Every layer but the last is followed by ``activation`` (``"relu"``, ``"tanh"`` or ``"sigmoid"``)
+    and, when ``dropout > 0``, by a :class:`~utils.regularization.ScratchDropout` submodule (``drop``)
+    with that probability: active in training mode, the identity in eval mode; each copy draws its
+    own masks. Layer ``l`` of all copies is one weight tensor of shape ``(R, in, out)`` and one bias
+    of shape ``(R, 1, out)``, in float64. Copy ``r`` draws its weights and biases, layer by layer, from a
     generator seeded with ``seeds[r]``, from U(-1/sqrt(in), 1/sqrt(in)): the distribution of
     ``nn.Linear``'s default initialisation. :meth:`forward` maps ``(N, in)`` (the same inputs for
     every copy) or ``(R, N, in)`` to ``(R, N, out)``; the copies never interact.
 
     Raises:
         ValueError: if ``sizes`` has fewer than two entries or a size is not a positive int,
-            ``seeds`` is empty, or ``activation`` is unknown.
+            ``seeds`` is empty, ``activation`` is unknown, or ``dropout`` is not in ``[0, 1]``.
     """
 
-    def __init__(self, sizes: Sequence[int], seeds: Sequence[int], activation: str = "relu"):
+    def __init__(self, sizes: Sequence[int], seeds: Sequence[int], activation: str = "relu", dropout: float = 0.0):
         super().__init__()
         if len(sizes) < 2:
             raise ValueError(f"sizes needs an input and an output size, got {list(sizes)}")
@@ -77,6 +81,9 @@ class StackedMLP(nn.Module):
         self.sizes = tuple(int(s) for s in sizes)
         self.seeds = tuple(int(s) for s in seeds)
         self.activation = activation
+        self.dropout = probability("dropout", dropout)
+        if self.dropout > 0:  # without dropout, no submodule: the model is exactly what it always was
+            self.drop = ScratchDropout(self.dropout)
         generators = [torch.Generator().manual_seed(seed) for seed in self.seeds]
         weights, biases = [], []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
@@ -106,10 +113,13 @@ class StackedMLP(nn.Module):
             x = torch.baddbmm(bias, x, weight)
             if index < last:
                 x = act(x)
+                if self.dropout > 0:
+                    x = self.drop(x)
         return x
 
     def copy(self, r: int) -> nn.Sequential:
-        """Copy ``r`` as an ordinary float64 ``nn.Sequential`` of ``nn.Linear`` layers and activations."""
+        """Copy ``r`` as an ordinary float64 ``nn.Sequential`` of ``nn.Linear`` layers and activations
+        (each activation followed by a ``ScratchDropout`` when the stack has dropout)."""
         if not 0 <= r < self.copies:
             raise IndexError(f"copy {r} out of range for {self.copies} copies")
         layers: list[nn.Module] = []
@@ -121,6 +131,8 @@ class StackedMLP(nn.Module):
             layers.append(linear)
             if index < len(self.weights) - 1:
                 layers.append(_MODULES[self.activation]())
+                if self.dropout > 0:
+                    layers.append(ScratchDropout(self.dropout))
         return nn.Sequential(*layers)
 
 
@@ -168,7 +180,8 @@ def train_stacked(
     applies to every weight *and bias*, as in the original tutorials. The loss is the sum over copies
     of each copy's mean squared error, so each copy receives exactly its own gradient, and since SGD
     (with momentum and weight decay) updates each number from its own gradient, copy ``r`` follows
-    the trajectory it would follow alone.
+    the trajectory it would follow alone. The model trains in training mode (dropout, if it has
+    any, on); the recorded and final losses are those of the whole network, in eval mode.
 
     Raises:
         ValueError: if ``steps`` is not a positive int, ``lr`` is not positive, ``weight_decay``,
@@ -185,22 +198,28 @@ def train_stacked(
     train_curve: list[torch.Tensor] = []
     test_curve: list[torch.Tensor] = []
 
-    def record(step: int) -> None:
+    def evaluate(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        model.eval()  # the whole network: no dropout mask (no change at all without dropout)
         with torch.no_grad():
-            recorded.append(step)
-            train_curve.append(stacked_mse(model, x, y))
-            if x_test is not None:
-                test_curve.append(stacked_mse(model, x_test, y_test))
+            loss = stacked_mse(model, inputs, targets)
+        model.train()
+        return loss
 
+    def record(step: int) -> None:
+        recorded.append(step)
+        train_curve.append(evaluate(x, y))
+        if x_test is not None:
+            test_curve.append(evaluate(x_test, y_test))
+
+    model.train()
     for step in range(1, steps + 1):
         optimizer.zero_grad(set_to_none=True)
         stacked_mse(model, x, y).sum().backward()
         optimizer.step()
         if record_every and step % record_every == 0:
             record(step)
-    with torch.no_grad():
-        train_loss = stacked_mse(model, x, y)
-        test_loss = stacked_mse(model, x_test, y_test) if x_test is not None else None
+    train_loss = evaluate(x, y)
+    test_loss = evaluate(x_test, y_test) if x_test is not None else None
     empty = torch.empty(0, model.copies, dtype=torch.float64)
     return StackedRun(
         train_loss=train_loss,
