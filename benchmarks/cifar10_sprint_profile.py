@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds in own.items():
         grouped[group_of(name)] += seconds
     busy = sum(own.values())
-    print(f"\noperators' own CPU time, by group ({busy:.1f} s, summed over threads):")
+    print(f"\noperators' own CPU time, by group ({busy:.1f} s of operator time):")
     for group, seconds in sorted(grouped.items(), key=lambda item: -item[1]):
         print(f"  {group:40s} {100 * seconds / busy:5.1f} %")
     print(f"\nthe {args.top} busiest operators:")
