@@ -41,6 +41,16 @@ def test_epochs_and_seed_arguments_override_the_sprint(bench):
     assert bench.sprint_config("cpu").widths == tuple(bench.CANDIDATES[bench.CPU_SPRINT]["widths"])
 
 
+def test_the_stored_sprint_is_the_one_the_script_runs_today(bench):
+    """The sprint inherits the cpu preset's settings that it does not override: a change of the preset
+    that changed the sprint would leave the stored speed figures (and the chapter's) stale."""
+    stored = json.loads((Path(bench.__file__).parent / "results" / "sprint_speed.json").read_text())
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(bench.sprint_config("cpu")).items()}
+    assert stored["sprint_name"] == bench.CPU_SPRINT
+    del stored["sprint"]["seed"], config["seed"]
+    assert stored["sprint"] == config
+
+
 def test_a_bf16_sprint_falls_back_to_fp32_on_a_cpu_without_native_bf16(bench, monkeypatch):
     assert bench.SPRINT_OVERRIDES["cpu"]["precision"] == "bf16"  # as tuned
     cpu = torch.device("cpu")
@@ -389,3 +399,31 @@ def test_profile_prints_phases_that_add_up_and_groups_of_operators(profile_scrip
 def test_profile_rejects_a_negative_top(profile_script):
     with pytest.raises(SystemExit):
         profile_script.main(["--top", "-1"])
+
+
+@pytest.fixture(scope="module")
+def preset_tuning():
+    return _load_script("cifar10_preset_tuning")
+
+
+def test_the_preset_tuning_chooses_the_fastest_candidate_above_the_threshold_within_budget(preset_tuning):
+    def candidate(name, accuracy, seconds):
+        return {"name": name, "mean_validation_accuracy": accuracy, "training_seconds": seconds}
+
+    fast_low = candidate("fast, too inaccurate", preset_tuning.THRESHOLD - 0.001, 100)
+    slow = candidate("accurate, slower", preset_tuning.THRESHOLD + 0.01, 300)
+    quick = candidate("accurate, quicker", preset_tuning.THRESHOLD, 200)
+    over_budget = candidate("accurate, over budget", 0.99, preset_tuning.BUDGET_SECONDS + 1)
+    assert preset_tuning.choose([fast_low, slow, quick, over_budget])["name"] == "accurate, quicker"
+    assert preset_tuning.choose([fast_low, over_budget]) is None
+
+
+def test_the_cpu_preset_is_the_candidate_its_stored_tuning_chose(preset_tuning):
+    stored = json.loads((Path(preset_tuning.__file__).parent / "results" / "cpu_preset_tuning.json").read_text())
+    chosen = next(c for c in stored["candidates"] if c["name"] == stored["chosen"])
+    assert chosen["mean_validation_accuracy"] >= stored["threshold"]
+    preset = CIFAR_PRESETS["cpu"]
+    for name, value in chosen["overrides"].items():
+        assert getattr(preset, name) == (tuple(value) if isinstance(value, list) else value), name
+    # and every other setting is the recipe's default, as the tuning trained it
+    assert preset.n_train is None and preset.depth == 1 and preset.tta == 2

@@ -56,6 +56,16 @@ def test_amp_dtype_is_fp32_on_cpu():
     assert amp_dtype(torch.device("cpu")) is None
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_mixed_is_bf16_wherever_it_is_native(monkeypatch, native):
+    import utils.cifar_train
+
+    monkeypatch.setattr(utils.cifar_train, "native_bf16", lambda device: native)
+    assert precision_dtype(torch.device("cpu"), "mixed") is (torch.bfloat16 if native else None)
+    assert precision_dtype(torch.device("cpu"), "auto") is None  # auto keeps the CPU in fp32
+    assert precision_dtype(torch.device("cuda"), "mixed") is (torch.bfloat16 if native else torch.float16)
+
+
 def test_precision_auto_follows_the_device_and_bf16_or_fp32_are_forced():
     cpu = torch.device("cpu")
     assert precision_dtype(cpu) is None and precision_dtype(cpu, "auto") is None
