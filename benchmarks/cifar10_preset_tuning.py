@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.cifar10 import load_cifar10
 from utils.cifar_train import cifar_config, train_cifar10
 from utils.reproducibility import describe_device, native_bf16
-from utils.run_results import results_header, write_results
+from utils.run_results import choice_mark, record_choice, results_header, write_results
 
 VALIDATION_PER_CLASS = 500
 SPLIT_SEED = 0
@@ -109,16 +109,15 @@ def main(argv: list[str] | None = None) -> dict:
             "training_seconds": statistics.median(r["training_seconds"] for r in runs[name]),
         })  # fmt: skip
     chosen = choose(results["candidates"])
-    results["chosen"] = None if chosen is None else chosen["name"]
-    write_results(args.out, results)
+    record_choice(args.out, results, chosen)
     print(f"\nover seeds {args.seeds}: mean validation accuracy (TTA), median training time per run")
     for c in sorted(results["candidates"], key=lambda c: c["training_seconds"]):
-        mark = "  <- chosen" if chosen is c else ""
-        print(f"{c['name']:24s} {100 * c['mean_validation_accuracy']:6.2f} %  {c['training_seconds']:6.0f} s{mark}")
-    if chosen is None:
-        print(f"no candidate reached {100 * THRESHOLD:.1f} % within {BUDGET_SECONDS} s a run")
+        row = f"{c['name']:24s} {100 * c['mean_validation_accuracy']:6.2f} %  {c['training_seconds']:6.0f} s"
+        print(row + choice_mark(c, chosen))
+    failed = f"no candidate reached {100 * THRESHOLD:.1f} % within {BUDGET_SECONDS} s a run"
+    print(f"chosen: {chosen['name']}" if chosen else failed)
     return results
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main()["chosen"] else 1)
+    raise SystemExit(0 if main()["chosen"] else 1)  # a failed tuning fails its command

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.cifar10 import load_cifar10
 from utils.cifar_train import cifar_config, train_cifar10
 from utils.reproducibility import describe_device
-from utils.run_results import results_header, write_results
+from utils.run_results import choice_mark, record_choice, results_header, write_results
 
 VALIDATION_PER_CLASS = 500
 SPLIT_SEED = 0
@@ -161,15 +161,14 @@ def main(argv: list[str] | None = None) -> dict:
             "seconds_to_threshold_runs": times,
         })  # fmt: skip
     chosen = choose(results["candidates"])
-    results["chosen"] = None if chosen is None else chosen["name"]
-    write_results(args.out, results)
+    record_choice(args.out, results, chosen)
     width = max(len(r["name"]) for r in results["candidates"])
     print(f"\nover seeds {args.seeds}: lowest accuracy of a seed (its better evaluation), medians of the times")
     print(f"{'candidate':{width}s}  lowest    training   to {100 * THRESHOLD:.1f} %")
     for r in sorted(results["candidates"], key=_soonest):
-        mark = "  <- chosen" if chosen is r else ""
         to = "    -" if r["seconds_to_threshold"] is None else f"{r['seconds_to_threshold']:5.1f} s"
-        print(f"{r['name']:{width}s} {100 * r['lowest_accuracy']:6.2f} %  {r['training_seconds']:6.1f} s  {to}{mark}")
+        row = f"{r['name']:{width}s} {100 * r['lowest_accuracy']:6.2f} %  {r['training_seconds']:6.1f} s  {to}"
+        print(row + choice_mark(r, chosen))
     if chosen is None:
         print(f"no candidate reached {100 * THRESHOLD:.1f} % on the validation images in every seed")
     return results

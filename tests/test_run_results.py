@@ -71,3 +71,16 @@ def test_provenance_names_the_cpu_model_only_where_the_file_records_it(tmp_path)
     cpu = {"model": "AMD EPYC 9R14", "capability": "AVX512", "native_bf16": True}
     newer = load_run_results(_write(tmp_path, [_run(0, 0.0, 0.8)], cpu=cpu))
     assert newer.provenance().startswith("cpu preset on cpu (2 threads), AMD EPYC 9R14 (torch")
+
+
+def test_record_choice_stores_the_chosen_name_or_none_and_writes(tmp_path):
+    from utils.run_results import choice_mark, record_choice
+
+    first, second = {"name": "a"}, {"name": "b"}
+    results = {"candidates": [first, second]}
+    record_choice(tmp_path / "r.json", results, second)
+    assert results["chosen"] == "b" and json.loads((tmp_path / "r.json").read_text())["chosen"] == "b"
+    record_choice(None, results, None)  # nothing met the rule: nothing written
+    assert results["chosen"] is None
+    assert choice_mark(second, second) == "  <- chosen" and choice_mark(first, second) == ""
+    assert choice_mark({"name": "b"}, second) == ""  # the very candidate, not an equal one

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["RunResults", "load_run_results", "results_header", "train_test_gap", "write_results"]
+__all__ = ["RunResults", "choice_mark", "load_run_results", "record_choice", "results_header", "train_test_gap",
+           "write_results"]
 
 _REQUIRED = ("command", "device", "torch", "data", "preset", "runs")
 _RUN_KEYS = ("seed", "weight_decay", "history", "final_tta_accuracy", "final_train_clean_accuracy", "training_seconds")
@@ -113,3 +114,15 @@ def write_results(path: str | os.PathLike[str] | None, results: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def record_choice(path: str | os.PathLike[str] | None, results: dict, chosen: dict | None) -> None:
+    """Store the name of a tuning's ``chosen`` candidate (``None``: no candidate met the rule) in
+    ``results`` under ``"chosen"``, then write them (:func:`write_results`)."""
+    results["chosen"] = None if chosen is None else chosen["name"]
+    write_results(path, results)
+
+
+def choice_mark(candidate: dict, chosen: dict | None) -> str:
+    """The marker a tuning's table prints after its chosen candidate, else nothing."""
+    return "  <- chosen" if candidate is chosen else ""
