@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tuning script be
 from cifar10_sprint_tuning import CANDIDATES, seconds_to_target
 
 from utils.cifar10 import load_cifar10
-from utils.cifar_train import TrainConfig, cifar_config, precision_dtype, train_cifar10
+from utils.cifar_train import TrainConfig, cifar_config, precision_dtype, precision_name, train_cifar10
 from utils.models import FastResNet
 from utils.presets import choose_preset, per_preset
 from utils.reproducibility import describe_device, get_device, native_bf16
@@ -199,12 +199,6 @@ def recipe_throughput(config: TrainConfig, device: torch.device) -> float:
     return throughput(
         model, config.batch_size, 32, device, optimizer, steps=10, channels_last=True, autocast_dtype=dtype
     )
-
-
-def precision_name(config: TrainConfig, device: torch.device) -> str:
-    """``fp32``, ``bf16`` or ``fp16``: what ``config`` computes in on ``device``."""
-    dtype = precision_dtype(device, config.precision)
-    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
 
 
 def training_flops_per_image(model: nn.Module, image_size: int) -> float:

@@ -8,7 +8,15 @@ import torch
 
 from utils.augment import DeviceLoader
 from utils.cifar10 import CIFAR10
-from utils.cifar_train import CIFAR_PRESETS, TrainConfig, amp_dtype, cifar_config, precision_dtype, train_cifar10
+from utils.cifar_train import (
+    CIFAR_PRESETS,
+    TrainConfig,
+    amp_dtype,
+    cifar_config,
+    precision_dtype,
+    precision_name,
+    train_cifar10,
+)
 from utils.models import FastResNet
 from utils.training import evaluate
 
@@ -64,6 +72,9 @@ def test_precision_mixed_is_bf16_wherever_it_is_native(monkeypatch, native):
     assert precision_dtype(torch.device("cpu"), "mixed") is (torch.bfloat16 if native else None)
     assert precision_dtype(torch.device("cpu"), "auto") is None  # auto keeps the CPU in fp32
     assert precision_dtype(torch.device("cuda"), "mixed") is (torch.bfloat16 if native else torch.float16)
+    cpu_preset = CIFAR_PRESETS["cpu"]  # precision="mixed"
+    assert precision_name(cpu_preset, torch.device("cpu")) == ("bf16" if native else "fp32")
+    assert precision_name(cpu_preset, torch.device("cuda")) == ("bf16" if native else "fp16")
 
 
 def test_precision_auto_follows_the_device_and_bf16_or_fp32_are_forced():

@@ -59,6 +59,7 @@ __all__ = [
     "make_optimizer",
     "amp_dtype",
     "precision_dtype",
+    "precision_name",
     "lr_factor",
     "parameter_groups",
     "train_epoch",
@@ -221,6 +222,12 @@ def precision_dtype(device: torch.device, precision: str = "auto") -> torch.dtyp
         return amp_dtype(device)
     return torch.bfloat16 if precision == "bf16" else None
 
+
+
+def precision_name(config: TrainConfig, device: torch.device) -> str:
+    """``fp32``, ``bf16`` or ``fp16``: what ``config`` computes in on ``device`` (:func:`precision_dtype`)."""
+    dtype = precision_dtype(device, config.precision)
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
 
 def lr_factor(step: int, total: int, warmup_fraction: float, start: float = 0.2, end: float = 0.07) -> float:
     """The schedule's factor at ``step`` of ``total``: linear from ``start`` to 1 over the first
